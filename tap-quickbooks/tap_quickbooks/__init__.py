@@ -1,0 +1,1 @@
+"""Singer tap for QuickBooks Online, built with the Meltano Singer SDK."""
