@@ -1,0 +1,50 @@
+"""``qbo-warehouse``: checks on the raw QuickBooks tables in Postgres."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from qbo_warehouse.db import DsnError, connect
+from qbo_warehouse.summary import render_json, render_table, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qbo-warehouse", description="Checks on the raw QuickBooks tables in Postgres."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    summary = commands.add_parser(
+        "summary", help="rows, distinct keys, windows and LastUpdatedTime range per table"
+    )
+    summary.add_argument("--dsn", help="Postgres DSN or SQLAlchemy URL (default: $PG_DSN)")
+    summary.add_argument("--schema", default="raw", help="schema of the raw tables (default: raw)")
+    summary.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        with connect(args.dsn) as conn:
+            summaries = summarize(conn, schema=args.schema)
+    except DsnError as exc:
+        print(f"qbo-warehouse: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"qbo-warehouse: dsn: cannot connect to Postgres: {first}", file=sys.stderr)
+        return 2
+    print(render_json(summaries) if args.format == "json" else render_table(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
