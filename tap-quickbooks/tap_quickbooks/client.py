@@ -1,0 +1,640 @@
+"""HTTP glue: one connection per realm (auth, budget, retries, fault mapping).
+
+A `RealmConnection` owns what every stream of one company shares: the access token,
+the requests-per-minute budget, the pool of page fetchers (at most
+`max_concurrent_requests` in flight) and the HTTP session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import time
+import typing as t
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+from singer_sdk import Stream
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
+
+from tap_quickbooks import limits, pagination, query, records, windows
+from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, TokenStore
+from tap_quickbooks.errors import (
+    AuthError,
+    QueryFaultError,
+    RetriableError,
+    RetriesExhaustedError,
+    WindowFailedError,
+)
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+    from tap_quickbooks.settings import Settings
+
+logger = logging.getLogger("tap-quickbooks.client")
+
+_XML_DETAIL = re.compile(r"<Detail>(.*?)</Detail>", re.S)
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
+
+
+@dataclass
+class RequestStats:
+    """Counters for the volumetry summary (thread-safe increments)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, throttles: int = 0) -> None:
+        """Add to the counters."""
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttles += throttles
+
+
+def fault_detail(body: bytes, limit: int = 500) -> str:
+    """Intuit's Fault Message/Detail from a JSON or XML error body, as one line."""
+    parts: list[str] = []
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace")
+        parts = [m.strip() for rx in (_XML_MESSAGE, _XML_DETAIL) for m in rx.findall(text)]
+    else:
+        if isinstance(data, dict):
+            fault = data.get("Fault") or data.get("fault") or {}
+            errors = (
+                fault.get("Error") or fault.get("error") or [] if isinstance(fault, dict) else []
+            )
+            for error in errors if isinstance(errors, list) else []:
+                if not isinstance(error, dict):
+                    continue
+                code = error.get("code")
+                message = error.get("Message") or error.get("message")
+                detail = error.get("Detail") or error.get("detail")
+                parts.append(" ".join(str(p) for p in (code and f"[{code}]", message, detail) if p))
+    line = " | ".join(p for p in parts if p) or "(no detail in the response body)"
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class RealmConnection:
+    """Authenticated, rate-limited, retrying access to one company's API."""
+
+    def __init__(self, settings: Settings, realm_id: str, store: TokenStore) -> None:
+        """Prepare the connection; nothing is requested until the first call."""
+        self.settings = settings
+        self.realm_id = realm_id
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=settings.max_concurrent_requests + 2)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.auth = RealmAuthenticator(
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            realm_id=realm_id,
+            refresh_token=settings.refresh_tokens[realm_id],
+            auth_url=settings.auth_url,
+            store=store,
+            session=self.session,
+            timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            user_agent=settings.user_agent,
+        )
+        self.limiter = limits.RateLimiter(settings.max_requests_per_minute)
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.max_concurrent_requests,
+            thread_name_prefix=f"qbo-{realm_id}",
+        )
+        self.base = f"{settings.api_url}/v3/company/{realm_id}"
+
+    def close(self) -> None:
+        """Stop the fetchers and close the session."""
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.session.close()
+
+    def request_payload(self, endpoint: str, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        """What a record says about the request that produced it (never a token)."""
+        return {
+            "endpoint": f"{self.base}/{endpoint}",
+            **params,
+            "minorversion": self.settings.minor_version,
+        }
+
+    def get(self, endpoint: str, params: dict[str, t.Any], stats: RequestStats) -> dict[str, t.Any]:
+        """GET `<base>/<endpoint>` and return the parsed JSON object, retrying as needed."""
+        url = f"{self.base}/{endpoint}"
+        query = {**params, "minorversion": self.settings.minor_version}
+        attempt = 0
+        refreshed = False
+        while True:
+            token, generation = self.auth.token()
+            self.limiter.acquire()
+            stats.add(requests=1)
+            try:
+                error = self._attempt(url, query, token)
+            except _Unauthorized:
+                if refreshed:
+                    msg = (
+                        f"QuickBooks rejected a freshly refreshed access token (401) for realm "
+                        f"{self.realm_id}: {REAUTHORIZE_HINT}"
+                    )
+                    raise AuthError(msg) from None
+                logger.info("Access token rejected (401) for realm %s; refreshing", self.realm_id)
+                self.auth.refresh_after_401(generation)
+                refreshed = True
+                continue
+            if isinstance(error, dict):
+                return error
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                msg = (
+                    f"{error} (realm {self.realm_id}, {endpoint}); gave up after "
+                    f"{self.settings.max_retries} retries (setting max_retries)"
+                )
+                raise RetriesExhaustedError(msg)
+            stats.add(retries=1, throttles=int(error.throttled))
+            delay = error.wait if error.wait is not None else limits.backoff_delay(attempt)
+            logger.warning(
+                "%s (realm %s, %s); retry %d/%d in %.1f s",
+                error,
+                self.realm_id,
+                endpoint,
+                attempt,
+                self.settings.max_retries,
+                delay,
+            )
+            limits.sleep(delay)
+
+    def _attempt(
+        self, url: str, query: dict[str, t.Any], token: str
+    ) -> dict[str, t.Any] | RetriableError:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": self.settings.user_agent,
+        }
+        try:
+            response = self.session.get(
+                url, params=query, headers=headers, timeout=self.settings.request_timeout
+            )
+            body = response.content
+        except requests.Timeout:
+            return RetriableError(f"request timed out after {self.settings.request_timeout:g} s")
+        except requests.RequestException as exc:
+            return RetriableError(
+                f"connection failed ({type(exc).__name__}) to api_url {self.settings.api_url}"
+            )
+        status = response.status_code
+        if status == 200:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return RetriableError("truncated or invalid JSON in a 200 response")
+            if not isinstance(data, dict):
+                return RetriableError("unexpected JSON in a 200 response")
+            if b"\\u0000" in body:  # a NUL escaped in some string (rare): strip them all
+                data = records.strip_nul(data)
+            if "Fault" in data:
+                msg = f"QuickBooks returned a fault: {fault_detail(body)}"
+                raise QueryFaultError(msg)
+            return t.cast("dict[str, t.Any]", data)
+        if status == 401:
+            raise _Unauthorized
+        if status == 429:
+            return RetriableError(
+                "throttled by QuickBooks (HTTP 429)",
+                throttled=True,
+                wait=limits.throttle_delay(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            return RetriableError(f"HTTP {status} from QuickBooks")
+        if status == 403:
+            msg = (
+                f"QuickBooks denied access to realm {self.realm_id} (HTTP 403): the refresh token "
+                "belongs to another company or environment; check realm_id, environment and "
+                f"refresh_token. {fault_detail(body)}"
+            )
+            raise AuthError(msg)
+        msg = f"QuickBooks rejected the request (HTTP {status}): {fault_detail(body)}"
+        raise QueryFaultError(msg)
+
+    # QBO operations
+
+    def query(self, text: str, stats: RequestStats) -> dict[str, t.Any]:
+        """Run one query statement and return its `QueryResponse` object."""
+        data = self.get("query", {"query": text}, stats)
+        response = data.get("QueryResponse")
+        if not isinstance(response, dict):
+            msg = "QuickBooks answered a query without a QueryResponse"
+            raise QueryFaultError(msg)
+        return response
+
+    def count(self, text: str, stats: RequestStats) -> int:
+        """Run a `SELECT COUNT(*)` statement."""
+        total = self.query(text, stats).get("totalCount", 0)
+        if not isinstance(total, int) or total < 0:
+            msg = f"QuickBooks answered COUNT(*) with {total!r}"
+            raise QueryFaultError(msg)
+        return total
+
+    def cdc(
+        self, entity: str, since: dt.datetime, stats: RequestStats
+    ) -> tuple[list[dict[str, t.Any]], dict[str, t.Any]]:
+        """Changed and deleted objects of `entity` since `since`, and the request payload."""
+        params = {
+            "entities": entity,
+            "changedSince": since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        data = self.get("cdc", params, stats)
+        objects: list[dict[str, t.Any]] = []
+        for cdc in data.get("CDCResponse") or []:
+            for response in (cdc or {}).get("QueryResponse") or []:
+                rows = (response or {}).get(entity) or []
+                objects.extend(row for row in rows if isinstance(row, dict))
+        return objects, self.request_payload("cdc", params)
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+class Connections:
+    """The realm connections of one tap run (shared by all its streams)."""
+
+    def __init__(self, settings: Settings) -> None:
+        """One token store for the run; connections are opened on first use."""
+        self.settings = settings
+        self.store = TokenStore(settings.token_store_path)
+        self._by_realm: dict[str, RealmConnection] = {}
+        self._lock = threading.Lock()
+        # Windows end here (whole seconds) unless end_date says otherwise.
+        self.run_started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def get(self, realm_id: str) -> RealmConnection:
+        """The connection for `realm_id`."""
+        with self._lock:
+            if realm_id not in self._by_realm:
+                self._by_realm[realm_id] = RealmConnection(self.settings, realm_id, self.store)
+            return self._by_realm[realm_id]
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            for connection in self._by_realm.values():
+                connection.close()
+            self._by_realm.clear()
+
+
+_REGISTRY: weakref.WeakKeyDictionary[object, Connections] = weakref.WeakKeyDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def connections_for(owner: object, settings: Settings) -> Connections:
+    """The `Connections` shared by everything belonging to `owner` (the tap instance)."""
+    with _REGISTRY_LOCK:
+        found = _REGISTRY.get(owner)
+        if found is None:
+            found = _REGISTRY[owner] = Connections(settings)
+        return found
+
+
+# The base stream ------------------------------------------------------------------------
+
+CHUNK_PAGES = 25  # pages between two verifying COUNT(*) requests (and bookmark commits)
+MAX_CHURN_RESTARTS = 5  # restarts of one window after rows left it during paging
+
+ENVELOPE_SCHEMA = th.PropertiesList(
+    th.Property("realm_id", th.StringType, required=True, description="QuickBooks company id"),
+    th.Property("id", th.StringType, required=True, description="QBO `Id`"),
+    th.Property("sync_token", th.StringType, description="QBO `SyncToken` (null on tombstones)"),
+    th.Property(
+        "last_updated_time",
+        th.DateTimeType,
+        required=True,
+        description="`MetaData.LastUpdatedTime` in UTC (the replication key)",
+    ),
+    th.Property("payload", th.ObjectType(), description="The whole QBO object as returned"),
+    th.Property("ingested_at_utc", th.DateTimeType),
+    th.Property("extract_window_start_utc", th.DateTimeType),
+    th.Property("extract_window_end_utc", th.DateTimeType),
+    th.Property("page_number", th.IntegerType),
+    th.Property("page_size", th.IntegerType),
+    th.Property("request_payload", th.ObjectType(), description="Query text and paging; no token"),
+    th.Property("_sdc_deleted_at", th.DateTimeType, description="Set on CDC tombstones only"),
+).to_dict()
+
+
+@dataclass
+class StreamTotals:
+    """Volumetry of one stream and realm."""
+
+    rows: int = 0
+    windows: int = 0
+    restarts: int = 0
+    tombstones: int = 0
+
+
+class QuickBooksStream(Stream):
+    """A QBO entity read by LastUpdatedTime windows with verified, concurrent offset paging.
+
+    Bookmarks move only at verified points: after a chunk of pages has been emitted and
+    a second COUNT(*) of the window shows that no row left it meanwhile (in a window that
+    ends before the run started rows can only leave, so an unchanged count proves that no
+    offset shifted). The SDK's per-record state increment is disabled.
+    """
+
+    entity: t.ClassVar[str]
+    include_inactive: t.ClassVar[bool] = False
+    primary_keys: t.ClassVar[list[str]] = ["realm_id", "id"]
+    replication_key = "last_updated_time"
+    is_sorted = True
+    schema = ENVELOPE_SCHEMA
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are built JSON-ready
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Set up per-run bookkeeping."""
+        super().__init__(*args, **kwargs)
+        self._committed: dict[str, dt.datetime] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings of the tap."""
+        return self._tap.settings  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def connections(self) -> Connections:
+        """The realm connections shared by every stream of this run."""
+        return connections_for(self._tap, self.settings)
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        return [{"realm_id": realm} for realm in self.settings.realm_ids]
+
+    @override
+    def _increment_stream_state(
+        self,
+        latest_record: dict[str, t.Any],
+        *,
+        context: Context | None = None,
+    ) -> None:
+        """Do nothing: bookmarks move only at verified commit points (`_commit`)."""
+
+    def _bookmark(self, context: Context) -> dt.datetime | None:
+        state = self.get_context_state(context)
+        value = state.get("replication_key_value")
+        if value and state.get("replication_key") == self.replication_key:
+            try:
+                return windows.to_utc(dt.datetime.fromisoformat(str(value)))
+            except ValueError:
+                self.logger.warning("Ignoring unreadable bookmark %r", value)
+        return None
+
+    def _commit(self, context: Context, value: str) -> None:
+        """Move the bookmark to `value` (never backwards) and emit STATE."""
+        realm = context["realm_id"]
+        moment = dt.datetime.fromisoformat(value)
+        if realm in self._committed and moment <= self._committed[realm]:
+            return
+        self._committed[realm] = moment
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        assert context is not None
+        realm = context["realm_id"]
+        settings = self.settings
+        conn = self.connections.get(realm)
+        run_start = self.connections.run_started_at
+        stats = RequestStats()
+        totals = StreamTotals()
+        started = time.monotonic()
+
+        bookmark = self._bookmark(context)
+        if bookmark is not None:
+            self._committed[realm] = bookmark
+        start = max(settings.start_date, bookmark) if bookmark else settings.start_date
+        end = settings.end_date or run_start
+        plan = windows.plan_windows(start, end, settings.window_days)
+        self.logger.info(
+            "Extracting %s for realm %s from %s to %s in %d windows",
+            self.name,
+            realm,
+            start.isoformat(),
+            end.isoformat(),
+            len(plan),
+        )
+        for window in plan:
+            yield from self._sync_window_with_breaker(conn, context, window, stats, totals)
+        yield from self.after_windows(conn, context, bookmark, stats, totals)
+
+        self.logger.info(
+            "Summary %s realm=%s rows=%d windows=%d requests=%d retries=%d throttles=%d "
+            "restarts=%d tombstones=%d seconds=%.1f",
+            self.name,
+            realm,
+            totals.rows,
+            totals.windows,
+            stats.requests,
+            stats.retries,
+            stats.throttles,
+            totals.restarts,
+            totals.tombstones,
+            time.monotonic() - started,
+        )
+
+    def after_windows(
+        self,
+        conn: RealmConnection,
+        context: Context,
+        bookmark_at_start: dt.datetime | None,
+        stats: RequestStats,
+        totals: StreamTotals,
+    ) -> t.Iterable[dict[str, t.Any]]:
+        """Extra records after the windows (invoices: CDC tombstones)."""
+        return ()
+
+    def _sync_window_with_breaker(
+        self,
+        conn: RealmConnection,
+        context: Context,
+        window: windows.Window,
+        stats: RequestStats,
+        totals: StreamTotals,
+    ) -> t.Iterator[dict[str, t.Any]]:
+        failures = 0
+        while True:
+            realm = context["realm_id"]
+            resume = window.starting_at(self._committed.get(realm, window.start))
+            try:
+                yield from self._sync_window(conn, context, resume, stats, totals)
+            except (RetriesExhaustedError, WindowFailedError) as exc:
+                failures += 1
+                if failures >= self.settings.max_window_failures:
+                    msg = (
+                        f"{self.name}, realm {realm}: window {resume.label} failed "
+                        f"{failures} times in a row (setting max_window_failures); last error: "
+                        f"{exc}. State is kept at the last verified bookmark; rerun to resume "
+                        f"from {resume.start.isoformat()}"
+                    )
+                    raise WindowFailedError(msg) from None
+                delay = limits.backoff_delay(failures + 2)
+                self.logger.warning(
+                    "%s realm=%s window %s failed (%d/%d): %s; retrying the window in %.0f s",
+                    self.name,
+                    realm,
+                    resume.label,
+                    failures,
+                    self.settings.max_window_failures,
+                    exc,
+                    delay,
+                )
+                limits.sleep(delay)
+                continue
+            totals.windows += 1
+            return
+
+    def _sync_window(
+        self,
+        conn: RealmConnection,
+        context: Context,
+        window: windows.Window,
+        stats: RequestStats,
+        totals: StreamTotals,
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """Emit every row of `window` in order, committing after each verified chunk."""
+        realm = context["realm_id"]
+        settings = self.settings
+        started = time.monotonic()
+        pages_read = rows_read = 0
+        current = window
+        restarts = 0
+        while True:
+            rng = current.range
+            count_text = query.count_query(self.entity, rng, include_inactive=self.include_inactive)
+            expected = conn.count(count_text, stats)
+            restart = False
+            if expected:
+                fetch = self._page_fetcher(conn, current, stats)
+                plan = pagination.plan_pages(expected, settings.page_size)
+                for chunk in pagination.chunked(plan, CHUNK_PAGES):
+                    last: str | None = None
+                    empty = False
+                    for _page, page_records in pagination.fetch_in_order(
+                        chunk, fetch, conn.executor, settings.max_concurrent_requests
+                    ):
+                        if not page_records:
+                            empty = True
+                            break
+                        pages_read += 1
+                        for record in page_records:
+                            last = record["last_updated_time"] or last
+                            yield record
+                        rows_read += len(page_records)
+                    now_count = conn.count(count_text, stats)
+                    if now_count != expected:
+                        restarts += 1
+                        totals.restarts += 1
+                        if restarts > MAX_CHURN_RESTARTS:
+                            msg = (
+                                f"rows kept changing in window {window.label} ({restarts} restarts)"
+                            )
+                            raise WindowFailedError(msg)
+                        current = window.starting_at(self._committed.get(realm, window.start))
+                        self.logger.info(
+                            "%s realm=%s: COUNT(*) changed %d -> %d while paging %s; re-reading "
+                            "from the last verified bookmark %s",
+                            self.name,
+                            realm,
+                            expected,
+                            now_count,
+                            rng_label(rng),
+                            current.start.isoformat(),
+                        )
+                        restart = True
+                        break
+                    if last is not None:
+                        self._commit(context, last)
+                    if empty:
+                        break
+            if not restart:
+                break
+        totals.rows += rows_read
+        self.logger.info(
+            "Window %s realm=%s window=%s pages=%d rows=%d seconds=%.2f",
+            self.name,
+            realm,
+            window.label,
+            pages_read,
+            rows_read,
+            time.monotonic() - started,
+        )
+
+    def _page_fetcher(
+        self, conn: RealmConnection, window: windows.Window, stats: RequestStats
+    ) -> t.Callable[[pagination.Page], list[dict[str, t.Any]]]:
+        realm = conn.realm_id
+        entity = self.entity
+        page_size = self.settings.page_size
+        window_start = window.start.isoformat()
+        window_end = window.end.isoformat()
+
+        def fetch(page: pagination.Page) -> list[dict[str, t.Any]]:
+            text = query.select_query(
+                entity,
+                window.range,
+                start_position=page.start_position,
+                max_results=page.max_results,
+                include_inactive=self.include_inactive,
+            )
+            rows = conn.query(text, stats).get(entity) or []
+            request_payload = conn.request_payload(
+                "query",
+                {
+                    "query": text,
+                    "start_position": page.start_position,
+                    "max_results": page.max_results,
+                },
+            )
+            ingested = dt.datetime.now(dt.UTC).isoformat()
+            return [
+                {
+                    "realm_id": realm,
+                    "id": obj.get("Id"),
+                    "sync_token": obj.get("SyncToken"),
+                    "last_updated_time": records.last_updated(obj),
+                    "payload": obj,
+                    "ingested_at_utc": ingested,
+                    "extract_window_start_utc": window_start,
+                    "extract_window_end_utc": window_end,
+                    "page_number": page.number,
+                    "page_size": page_size,
+                    "request_payload": request_payload,
+                    "_sdc_deleted_at": None,
+                }
+                for obj in rows
+                if isinstance(obj, dict)
+            ]
+
+        return fetch
+
+
+def rng_label(rng: query.Range) -> str:
+    """`[start, end)` text of a query range."""
+    return f"[{rng.start.isoformat()}, {rng.end.isoformat()})"
