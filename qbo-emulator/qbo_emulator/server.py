@@ -1,0 +1,677 @@
+"""The emulator application (routing, limits, faults, churn) on a lean asyncio HTTP/1.1 server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import binascii
+import json
+import random
+import socket
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from qbo_emulator import bodies
+from qbo_emulator.auth import OAuthError, Tokens
+from qbo_emulator.config import Config, ConfigError
+from qbo_emulator.data import ENTITIES, NAME_LISTS, Company, build_companies, realm_ids
+from qbo_emulator.query import (
+    ALL_ENTITIES,
+    Executor,
+    QueryError,
+    parse,
+    plan,
+)
+from qbo_emulator.timeutil import Clock, pacific_millis, parse_instant
+
+if TYPE_CHECKING:
+    from qbo_emulator.data import Row
+
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+ADMIN_PREFIX = "/__emulator__/"
+REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable",
+}
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    path: str = ""
+    params: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target)
+        self.path = unquote(parts.path)
+        self.params = parse_qs(parts.query, keep_blank_values=True)
+
+    def param(self, name: str) -> str | None:
+        """A query-string parameter, name matched case-insensitively."""
+        for key, values in self.params.items():
+            if key.lower() == name.lower():
+                return values[0]
+        return None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = bodies.JSON
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    action: str = ""  # "" | reset | truncate | slow
+    rows: int = 0
+
+
+@dataclass
+class RealmStats:
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    throttled: int = 0
+
+
+class Emulator:
+    """All state of one emulator: companies, tokens, clock, switches and counters."""
+
+    def __init__(
+        self,
+        seed: int = 1,
+        customers: int = 60,
+        items: int = 20,
+        invoices: int = 400,
+        realms: int = 1,
+        token_state: str | None = None,
+        clock: str | float | None = None,
+        cache_rows: int = 250_000,
+        prewarm: bool = True,
+        **switches: Any,
+    ) -> None:
+        self.config = Config()
+        self.config.update(**switches)
+        start: float | None
+        if isinstance(clock, str):
+            start = parse_instant(clock)
+            if start is None:
+                raise ConfigError(f"clock: not a datetime: {clock!r}")
+        else:
+            start = clock
+        self.clock = Clock(start)
+        self.realm_ids = realm_ids(realms)
+        self.companies: dict[str, Company] = build_companies(
+            seed, customers, items, invoices, realms, cache_rows
+        )
+        if prewarm:
+            for company in self.companies.values():
+                company.prewarm()
+        self.executors = {r: Executor(c) for r, c in self.companies.items()}
+        self.tokens = Tokens(self.realm_ids, self.config, self.clock, token_state)
+        self.fault_rng = random.Random(self.config.fault_seed)
+        self._fault_seed_used = self.config.fault_seed
+        self.window: dict[str, deque[float]] = {r: deque() for r in self.realm_ids}
+        self.churn_count: dict[str, int] = {r: 0 for r in self.realm_ids}
+        self.reset_stats()
+
+    # ------------------------------------------------------------------ counters
+    def reset_stats(self) -> None:
+        self.api_requests = 0
+        self.counts: dict[str, int] = {"total": 0, "api": 0, "token": 0, "admin": 0}
+        self.by_endpoint: dict[str, int] = {}
+        self.by_status: dict[str, int] = {}
+        self.realm_stats = {r: RealmStats() for r in self.realm_ids}
+        self.throttled = 0
+        self.faults: dict[str, int] = {}
+        self.token_refreshes = 0
+        self.token_errors: dict[str, int] = {}
+        self.auth_failures = 0
+        self.queries = 0
+        self.churned: dict[str, int] = {}
+        self.churn_log: list[dict[str, str]] = []
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.counts),
+            "by_endpoint": dict(self.by_endpoint),
+            "by_status": dict(self.by_status),
+            "queries": self.queries,
+            "realms": {
+                r: {"requests": s.requests, "in_flight": s.in_flight,
+                    "max_in_flight": s.max_in_flight, "throttled": s.throttled}
+                for r, s in self.realm_stats.items()
+            },
+            "max_in_flight": {r: s.max_in_flight for r, s in self.realm_stats.items()},
+            "throttled": self.throttled,
+            "faults": dict(self.faults),
+            "token_refreshes": self.token_refreshes,
+            "token_errors": dict(self.token_errors),
+            "auth_failures": self.auth_failures,
+            "churn": dict(self.churned),
+            "churn_log": list(self.churn_log),
+        }
+
+    def truth(self) -> dict[str, Any]:
+        return {r: c.truth() for r, c in self.companies.items()}
+
+    def configure(self, **switches: Any) -> None:
+        self.config.update(**switches)
+        if "fault_seed" in switches:
+            self.fault_rng = random.Random(self.config.fault_seed)
+
+    def mutate(self, realm: str, entity: str, op: str, id: str | int | None = None) -> str:  # noqa: A002
+        company = self.companies.get(str(realm))
+        if company is None:
+            raise KeyError(f"unknown realm {realm}")
+        canonical = {e.lower(): e for e in ENTITIES}.get(str(entity).lower())
+        if canonical is None:
+            raise ValueError(f"entity must be one of {', '.join(ENTITIES)}")
+        iid = None if id is None else int(id)
+        return str(company.mutate(canonical, op, iid, self.clock.now()))
+
+    def advance_clock(self, days: float = 0, hours: float = 0, seconds: float = 0) -> float:
+        self.clock.advance(days * 86400 + hours * 3600 + seconds)
+        return self.clock.now()
+
+    # ------------------------------------------------------------------ dispatch
+    async def handle(self, req: Request) -> Response:
+        self.counts["total"] += 1
+        if req.path.startswith(ADMIN_PREFIX):
+            self.counts["admin"] += 1
+            return self.admin(req)
+        if req.path == TOKEN_PATH:
+            self.counts["token"] += 1
+            return self.token_endpoint(req)
+        if req.path.startswith("/v3/company/"):
+            self.counts["api"] += 1
+            return await self.api(req)
+        return Response(404, b'{"error":"not found"}', bodies.JSON_FAULT)
+
+    # ------------------------------------------------------------------ OAuth
+    def token_endpoint(self, req: Request) -> Response:
+        if req.method != "POST":
+            return Response(405, b'{"error":"invalid_request"}', bodies.JSON)
+        form = parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+
+        def get(name: str) -> str | None:
+            values = form.get(name)
+            return values[0] if values else None
+
+        client_id, client_secret = get("client_id"), get("client_secret")
+        auth = req.headers.get("authorization", "")
+        if auth.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(auth[6:].strip()).decode()
+                client_id, _, client_secret = decoded.partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                client_id = client_secret = None
+        try:
+            self.tokens.check_client(client_id, client_secret)
+            grant = get("grant_type")
+            if grant != "refresh_token":
+                if grant == "authorization_code":
+                    raise OAuthError(400, {"error": "invalid_grant"})
+                raise OAuthError(400, {"error": "unsupported_grant_type"})
+            hard = req.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
+            body = self.tokens.refresh(get("refresh_token") or "", hard)
+        except OAuthError as exc:
+            self.token_errors[exc.body["error"]] = self.token_errors.get(exc.body["error"], 0) + 1
+            return Response(exc.status, json.dumps(exc.body, separators=(",", ":")).encode(),
+                            bodies.JSON)
+        self.token_refreshes += 1
+        return Response(200, json.dumps(body).encode(), "application/json;charset=UTF-8")
+
+    # ------------------------------------------------------------------ API
+    async def api(self, req: Request) -> Response:
+        self.api_requests += 1
+        number = self.api_requests
+        parts = req.path.split("/")  # ['', 'v3', 'company', realm, resource, ...]
+        realm = parts[3] if len(parts) > 3 else ""
+        auth = req.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            self.auth_failures += 1
+            return Response(401, bodies.general_auth_failure_xml(self.clock.now()), bodies.XML,
+                            [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')])
+        token_realm, detail = self.tokens.bearer_realm(auth[7:].strip())
+        if token_realm is None:
+            self.auth_failures += 1
+            return Response(401, bodies.unauthorized(detail), bodies.JSON_FAULT,
+                            [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')])
+        if token_realm != realm:
+            self.auth_failures += 1
+            return Response(403, bodies.forbidden(), bodies.JSON_FAULT)
+        stats = self.realm_stats[realm]
+        stats.requests += 1
+        if self._throttled(realm, stats):
+            self.throttled += 1
+            stats.throttled += 1
+            return self._throttle_response()
+        self.window[realm].append(time.monotonic())
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            fault = self._pick_fault(number)
+            if fault:
+                self.faults[fault] = self.faults.get(fault, 0) + 1
+            if fault == "429":
+                return self._throttle_response()
+            if fault == "500":
+                return Response(500, bodies.system_fault(self.clock.now()), bodies.JSON_FAULT)
+            if fault in ("502", "503"):
+                return Response(int(fault), bodies.nginx(int(fault)), bodies.HTML)
+            resp = self.route(req, realm, parts[4:])
+            delay = self.config.latency_ms + resp.rows * self.config.latency_per_row_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000)
+            if fault == "slow":
+                await asyncio.sleep(self.config.slow_seconds)
+            if fault in ("reset", "truncate"):
+                resp.action = fault
+            return resp
+        finally:
+            stats.in_flight -= 1
+
+    def _throttled(self, realm: str, stats: RealmStats) -> bool:
+        cfg = self.config
+        if cfg.concurrency_limit and stats.in_flight >= cfg.concurrency_limit:
+            return True
+        if cfg.rate_limit:
+            window = self.window[realm]
+            cutoff = time.monotonic() - 60.0
+            while window and window[0] <= cutoff:
+                window.popleft()
+            if len(window) >= cfg.rate_limit:
+                return True
+        return False
+
+    def _throttle_response(self) -> Response:
+        now = self.clock.now()
+        headers = []
+        if self.config.retry_after is not None:
+            headers.append(("Retry-After", str(self.config.retry_after)))
+        if self.config.throttle_format == "json":
+            return Response(429, bodies.throttle_json(now), bodies.JSON_FAULT, headers)
+        return Response(429, bodies.throttle_xml(now), bodies.XML, headers)
+
+    def _pick_fault(self, number: int) -> str:
+        cfg = self.config
+        for kind, numbers in cfg.fault_at.items():
+            if number in numbers:
+                return kind
+        for kind, rate in cfg.fault_rate.items():
+            if rate > 0 and self.fault_rng.random() < rate:
+                return kind
+        return ""
+
+    def route(self, req: Request, realm: str, rest: list[str]) -> Response:
+        now = self.clock.now()
+        resource = rest[0] if rest else ""
+        if resource == "query" and len(rest) == 1:
+            self._count("query")
+            return self.query_endpoint(req, realm)
+        if resource == "batch" and len(rest) == 1 and req.method == "POST":
+            self._count("batch")
+            return self.batch_endpoint(req, realm)
+        if resource == "cdc" and len(rest) == 1 and req.method == "GET":
+            self._count("cdc")
+            return self.cdc_endpoint(req, realm)
+        if resource == "companyinfo" and len(rest) == 2 and rest[1] == realm:
+            self._count("companyinfo")
+            info = self.companies[realm].company_info(now)
+            return self._json(200, {"CompanyInfo": info, "time": pacific_millis(now)})
+        if resource in ("invoice", "customer", "item") and len(rest) == 2 and req.method == "GET":
+            self._count("read")
+            return self.read_entity(realm, resource, rest[1])
+        self._count("unknown")
+        return Response(400, bodies.unsupported_operation(req.path, now), bodies.JSON_FAULT)
+
+    def _count(self, endpoint: str) -> None:
+        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+
+    @staticmethod
+    def _json(status: int, obj: Any) -> Response:
+        return Response(status, json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def _fault_response(self, exc: QueryError) -> Response:
+        return Response(
+            400, bodies.fault(exc.code, exc.message, exc.detail, self.clock.now()),
+            bodies.JSON_FAULT,
+        )
+
+    def read_entity(self, realm: str, resource: str, raw_id: str) -> Response:
+        now = self.clock.now()
+        entity = ALL_ENTITIES[resource]
+        if not raw_id.isdigit():
+            return Response(400, bodies.fault(
+                "2030", "Invalid ID", f"Id should be a valid number. Supplied value:{raw_id}",
+                None, element="Id"), bodies.JSON_FAULT)
+        company = self.companies[realm]
+        row = company.tables[entity].rows.get(int(raw_id))
+        if row is None:
+            return Response(400, bodies.fault(
+                "610", "Object Not Found",
+                "Object Not Found : Something you're trying to use has been made inactive. Check "
+                "the fields with accounts, customers, items, vendors or employees.", now,
+                element=""), bodies.JSON_FAULT)
+        body = b'{"%s":%s,"time":"%s"}' % (
+            entity.encode(), company.render(entity, row), pacific_millis(now).encode()
+        )
+        return Response(200, body, rows=1)
+
+    # ------------------------------------------------------------------ query
+    def query_endpoint(self, req: Request, realm: str) -> Response:
+        text = req.param("query")
+        if text is None and req.method == "POST":
+            ctype = req.headers.get("content-type", "").lower()
+            raw = req.body.decode("utf-8", "replace")
+            if "x-www-form-urlencoded" in ctype:
+                text = (parse_qs(raw).get("query") or [""])[0]
+            else:
+                text = raw
+        try:
+            inner, rows = self.run_query(realm, text or "")
+        except QueryError as exc:
+            return self._fault_response(exc)
+        body = b'{"QueryResponse":%s,"time":"%s"}' % (inner, pacific_millis(self.clock.now()).encode())
+        return Response(200, body, rows=rows)
+
+    def run_query(self, realm: str, text: str) -> tuple[bytes, int]:
+        """The QueryResponse object's bytes and the row count; raises QueryError."""
+        self.queries += 1
+        company = self.companies[realm]
+        query = parse(text)
+        now = self.clock.now()
+        p = plan(query, now, company)
+        executor = self.executors[realm]
+        if self.config.churn_every and p.entity in ENTITIES and not p.count:
+            self.churn_count[realm] += 1
+            if self.churn_count[realm] % self.config.churn_every == 0:
+                self._churn(realm, p, executor)
+                p = plan(query, self.clock.now(), company)
+        total, rows = executor.run(p)
+        if total is not None:
+            return b'{"totalCount":%d}' % total, 0
+        if not rows:
+            return b"{}", 0
+        render = company.render
+        entity = p.entity
+        joined = b",".join([render(entity, r) for r in rows])
+        return (
+            b'{"%s":[%s],"startPosition":%d,"maxResults":%d}'
+            % (entity.encode(), joined, p.start, len(rows)),
+            len(rows),
+        )
+
+    def _churn(self, realm: str, p: Any, executor: Executor) -> None:
+        """Change one row of the range being paged, preferring rows already served."""
+        company = self.companies[realm]
+        rng = company.churn_rng
+        served = p.start - 1
+        candidates: list[Row] = []
+        for n, row in enumerate(executor.matches(p)):
+            if served and n >= served:
+                break
+            candidates.append(row)
+            if not served and len(candidates) >= p.max:
+                break
+        ops = list(self.config.churn_ops)
+        op = ops[(self.churn_count[realm] // self.config.churn_every - 1) % len(ops)]
+        if op == "create":
+            iid = company.mutate(p.entity, "create", None, self.clock.now())
+        else:
+            if not candidates:
+                return
+            if op == "deactivate" and p.entity not in NAME_LISTS:
+                op = "update"
+            if op == "delete" and p.entity in NAME_LISTS:
+                op = "deactivate"
+            row = candidates[rng.randrange(len(candidates))]
+            iid = company.mutate(p.entity, op, row.id, self.clock.now())
+        self.churned[op] = self.churned.get(op, 0) + 1
+        self.churn_log.append({"realm": realm, "entity": p.entity, "op": op, "id": str(iid)})
+
+    # ------------------------------------------------------------------ batch
+    def batch_endpoint(self, req: Request, realm: str) -> Response:
+        now = self.clock.now()
+        try:
+            payload = json.loads(req.body or b"{}")
+            items = payload["BatchItemRequest"]
+            if not isinstance(items, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return Response(400, bodies.fault(
+                "2010", "Request has invalid or unsupported property",
+                "BatchItemRequest must be a list of batch items", now), bodies.JSON_FAULT)
+        if len(items) > self.config.batch_max_items:
+            return Response(400, bodies.fault(
+                "2010", "Request has invalid or unsupported property",
+                f"Batch request has {len(items)} items; the maximum is "
+                f"{self.config.batch_max_items}", now), bodies.JSON_FAULT)
+        out: list[bytes] = []
+        total_rows = 0
+        for item in items:
+            bid = json.dumps(str(item.get("bId", "")) if isinstance(item, dict) else "")
+            query = item.get("Query") if isinstance(item, dict) else None
+            if not isinstance(query, str):
+                err = bodies.fault("500", "Unsupported Operation",
+                                   "Only Query batch items are supported by this emulator", None,
+                                   element="")
+                out.append(b'{"Fault":%s,"bId":%s}' % (_inner_fault(err), bid.encode()))
+                continue
+            try:
+                inner, rows = self.run_query(realm, query)
+            except QueryError as exc:
+                err = bodies.fault(exc.code, exc.message, exc.detail, None, element="")
+                out.append(b'{"Fault":%s,"bId":%s}' % (_inner_fault(err), bid.encode()))
+                continue
+            total_rows += rows
+            out.append(b'{"QueryResponse":%s,"bId":%s}' % (inner, bid.encode()))
+        body = b'{"BatchItemResponse":[%s],"time":"%s"}' % (
+            b",".join(out), pacific_millis(now).encode()
+        )
+        return Response(200, body, rows=total_rows)
+
+    # ------------------------------------------------------------------ CDC
+    def cdc_endpoint(self, req: Request, realm: str) -> Response:
+        now = self.clock.now()
+        names = [n.strip() for n in (req.param("entities") or "").split(",") if n.strip()]
+        since_text = req.param("changedSince")
+        bad = None
+        if not names:
+            bad = "entities parameter is required"
+        elif since_text is None:
+            bad = "changedSince parameter is required"
+        since = parse_instant(since_text) if since_text else None
+        if bad is None and since is None:
+            bad = f"changedSince is not a valid date/time: {since_text}"
+        if bad is not None or since is None:
+            return Response(400, bodies.fault(
+                "2010", "Request has invalid or unsupported property", bad or "", now),
+                bodies.JSON_FAULT)
+        company = self.companies[realm]
+        budget = self.config.cdc_max_objects
+        groups: list[bytes] = []
+        total_rows = 0
+        for name in names:
+            entity = ALL_ENTITIES.get(name.lower())
+            if entity is None:
+                return self._fault_response(QueryError(
+                    "4001", f"QueryValidationError: invalid context declaration: {name}"))
+            table = company.tables.get(entity)
+            if table is None or budget <= 0:
+                groups.append(b"{}")
+                continue
+            changes: list[tuple[int, int, bytes]] = []
+            start = int(since) if since == int(since) else int(since) + 1
+            i = bisect.bisect_left(table.order, (start, -1))
+            for lut, iid in table.order[i:]:
+                changes.append((lut, iid, company.render(entity, table.rows[iid])))
+            for iid, when in table.deleted.items():
+                if when >= since:
+                    changes.append((when, iid, company.tombstone(entity, iid)))
+            changes.sort(key=lambda c: (c[0], c[1]))
+            changes = changes[:budget]
+            budget -= len(changes)
+            if not changes:
+                groups.append(b"{}")
+                continue
+            total_rows += len(changes)
+            groups.append(b'{"%s":[%s],"startPosition":1,"maxResults":%d}' % (
+                entity.encode(), b",".join(c[2] for c in changes), len(changes)))
+        body = b'{"CDCResponse":[{"QueryResponse":[%s]}],"time":"%s"}' % (
+            b",".join(groups), pacific_millis(now).encode())
+        return Response(200, body, rows=total_rows)
+
+    # ------------------------------------------------------------------ admin
+    def admin(self, req: Request) -> Response:
+        name = req.path[len(ADMIN_PREFIX):].strip("/")
+        try:
+            payload = json.loads(req.body) if req.body else {}
+            if not isinstance(payload, dict):
+                raise ValueError("body must be a JSON object")
+            if name == "truth" and req.method == "GET":
+                realm = req.param("realm")
+                truth = self.truth()
+                return self._json(200, {realm: truth[realm]} if realm in truth else truth)
+            if name == "stats" and req.method == "GET":
+                return self._json(200, self.stats())
+            if name == "stats/reset" and req.method == "POST":
+                self.reset_stats()
+                return self._json(200, self.stats())
+            if name == "tokens" and req.method == "GET":
+                return self._json(200, self.tokens.current())
+            if name == "config" and req.method == "GET":
+                return self._json(200, self.config.public())
+            if name == "config" and req.method == "POST":
+                self.configure(**payload)
+                return self._json(200, self.config.public())
+            if name == "mutate" and req.method == "POST":
+                iid = self.mutate(payload["realm"], payload["entity"], payload["op"],
+                                  payload.get("id"))
+                return self._json(200, {"id": iid})
+            if name == "clock" and req.method == "POST":
+                now = self.advance_clock(float(payload.get("days", 0)),
+                                         float(payload.get("hours", 0)),
+                                         float(payload.get("seconds", 0)))
+                return self._json(200, {"now": pacific_millis(now), "epoch": now})
+        except (ConfigError, KeyError, ValueError, TypeError) as exc:
+            return self._json(400, {"error": str(exc)})
+        return self._json(404, {"error": f"no admin endpoint {req.method} {req.path}"})
+
+
+def _inner_fault(fault_body: bytes) -> bytes:
+    """The `Fault` object of a fault body (batch items carry no `time`)."""
+    obj = json.loads(fault_body)
+    return json.dumps(obj["Fault"], ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# ---------------------------------------------------------------------------- HTTP/1.1
+_LINGER_RST = struct.pack("ii", 1, 0)
+
+
+class HTTPServer:
+    """Keep-alive HTTP/1.1 over asyncio streams; Nagle off; Content-Length bodies."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        self.host = host
+        self.port = port
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(
+            self._client, self.host, self.port, limit=1 << 20, reuse_address=True
+        )
+        sock = self.server.sockets[0]
+        self.port = sock.getsockname()[1]
+        return f"http://{self.host}:{self.port}"
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                req = await self._read(reader)
+                if req is None:
+                    break
+                try:
+                    resp = await self.emulator.handle(req)
+                except Exception as exc:  # a bug must not kill the connection loop silently
+                    resp = Response(500, json.dumps({"error": repr(exc)}).encode(),
+                                    bodies.JSON_FAULT)
+                if resp.action == "reset":
+                    if sock is not None:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+                    writer.transport.abort()
+                    return
+                keep = req.headers.get("connection", "").lower() != "close"
+                body = resp.body
+                if resp.action == "truncate":
+                    body = body[: max(1, len(body) // 2)]
+                    keep = False
+                head = [
+                    f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Status')}",
+                    f"Content-Type: {resp.content_type}",
+                    f"Content-Length: {len(body)}",
+                    "Server: nginx",
+                    f"intuit_tid: {bodies.tid()}",
+                    "Connection: " + ("keep-alive" if keep else "close"),
+                ]
+                head.extend(f"{k}: {v}" for k, v in resp.headers)
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+                if req.method != "HEAD":
+                    writer.write(body)
+                await writer.drain()
+                if not keep:
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            if not writer.is_closing():
+                writer.close()
+
+    @staticmethod
+    async def _read(reader: asyncio.StreamReader) -> Request | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            method, target, _version = lines[0].split(" ", 2)
+        except ValueError:
+            return None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                key, _, value = line.partition(":")
+                headers[key.strip().lower()] = value.strip()
+        body = b""
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size_line = await reader.readuntil(b"\r\n")
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    break
+                chunks.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            body = b"".join(chunks)
+        elif "content-length" in headers:
+            body = await reader.readexactly(int(headers["content-length"]))
+        return Request(method.upper(), target, headers, body)
