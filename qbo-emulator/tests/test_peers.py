@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from qbo_emulator.testing import EmulatorServer
 
 if TYPE_CHECKING:
@@ -48,12 +49,16 @@ def emu() -> Iterator[Any]:
     # sharing one LastUpdatedTime, which both peers must page through with 300-row pages.
     with EmulatorServer(seed=11, customers=80, items=30, invoices=1600, realms=1) as server:
         realm = server.realm_ids[0]
-        server.mutate(realm, "Invoice", "update")
-        server.mutate(realm, "Invoice", "delete")
+        truth = server.truth()[realm]
+        invoices = sorted(truth["Invoice"], key=int)
+        customers = sorted(truth["Customer"], key=int)
+        items = sorted(truth["Item"], key=int)
+        server.mutate(realm, "Invoice", "update", invoices[5])
+        server.mutate(realm, "Invoice", "delete", invoices[7])
         server.mutate(realm, "Invoice", "create")
-        server.mutate(realm, "Customer", "deactivate")
-        server.mutate(realm, "Customer", "update")
-        server.mutate(realm, "Item", "deactivate")
+        server.mutate(realm, "Customer", "deactivate", customers[3])
+        server.mutate(realm, "Customer", "update", customers[4])
+        server.mutate(realm, "Item", "deactivate", items[2])
         yield server
 
 
