@@ -209,7 +209,7 @@ class FastPostgresSink(PostgresSink):
             [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
         )
         connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {temp} (LIKE {target}) ON COMMIT DROP"
+            f"CREATE TEMPORARY TABLE {temp} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         connection.exec_driver_sql(
             f"ALTER TABLE {temp} ADD COLUMN {quote(_SEQ_COLUMN)} bigint"
