@@ -585,6 +585,7 @@ class HTTPServer:
         self.host = host
         self.port = port
         self.server: asyncio.Server | None = None
+        self.clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(
@@ -597,9 +598,30 @@ class HTTPServer:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+        for task in list(self.clients):
+            task.cancel()
+        if self.clients:
+            await asyncio.gather(*self.clients, return_exceptions=True)
+        if self.server is not None:
             await self.server.wait_closed()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.clients.add(task)
+        try:
+            await self._serve_connection(reader, writer)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                self.clients.discard(task)
+            if not writer.is_closing():
+                writer.close()
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -638,11 +660,8 @@ class HTTPServer:
                 await writer.drain()
                 if not keep:
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass
-        finally:
-            if not writer.is_closing():
-                writer.close()
 
     @staticmethod
     async def _read(reader: asyncio.StreamReader) -> Request | None:
