@@ -86,7 +86,10 @@ class Tokens:
     def _invalid_grant(self) -> OAuthError:
         style = self.config.invalid_grant_body
         if style == "described":
-            body = {"error": "invalid_grant", "error_description": "Incorrect or invalid refresh token"}
+            body = {
+                "error": "invalid_grant",
+                "error_description": "Incorrect or invalid refresh token",
+            }
         elif style == "token_invalid":
             body = {"error_description": "Token invalid", "error": "invalid_grant"}
         else:

@@ -19,8 +19,14 @@ def tid() -> str:
     return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
-def fault(code: str, message: str, detail: str, now: float | None, kind: str = "ValidationFault",
-          element: str | None = None) -> bytes:
+def fault(
+    code: str,
+    message: str,
+    detail: str,
+    now: float | None,
+    kind: str = "ValidationFault",
+    element: str | None = None,
+) -> bytes:
     error: dict[str, str] = {"Message": message, "Detail": detail, "code": code}
     if element is not None:
         error["element"] = element
@@ -32,7 +38,7 @@ def fault(code: str, message: str, detail: str, now: float | None, kind: str = "
 
 def gateway(status: int, message: str, detail: str | None, code: str, kind: str) -> bytes:
     """The API gateway's lower-case body used for 401/403 (epoch-millis `time`)."""
-    body = {
+    body: dict[str, object] = {
         "warnings": None,
         "intuitObject": None,
         "fault": {
@@ -54,14 +60,21 @@ def gateway(status: int, message: str, detail: str | None, code: str, kind: str)
 
 def unauthorized(detail: str) -> bytes:
     return gateway(
-        401, "message=AuthenticationFailed; errorCode=003200; statusCode=401", detail, "3200",
+        401,
+        "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+        detail,
+        "3200",
         "AUTHENTICATION",
     )
 
 
 def forbidden() -> bytes:
     return gateway(
-        403, "message=AuthorizationFailed; errorCode=003100; statusCode=403", None, "3100", "SERVICE"
+        403,
+        "message=AuthorizationFailed; errorCode=003100; statusCode=403",
+        None,
+        "3100",
+        "SERVICE",
     )
 
 

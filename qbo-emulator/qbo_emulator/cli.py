@@ -29,8 +29,12 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--token-state", help="JSON file persisting issued tokens")
     serve.add_argument("--clock", help="start the emulator clock at this ISO datetime")
-    serve.add_argument("--cache-rows", type=int, default=250_000,
-                       help="max pre-serialised rows kept per entity (250000)")
+    serve.add_argument(
+        "--cache-rows",
+        type=int,
+        default=250_000,
+        help="max pre-serialised rows kept per entity (250000)",
+    )
     serve.add_argument("--client-id")
     serve.add_argument("--client-secret")
     serve.add_argument("--rotation", choices=("every", "daily", "never"))
@@ -43,10 +47,18 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retry-after", type=int, help="send Retry-After: N on 429")
     serve.add_argument("--latency-ms", type=float)
     serve.add_argument("--latency-per-row-ms", type=float)
-    serve.add_argument("--fault-rate", action="append", metavar="KIND=RATE",
-                       help="inject a fault at a rate; KIND: 429 500 502 503 slow reset truncate")
-    serve.add_argument("--fault-at", action="append", metavar="KIND=N[,N...]",
-                       help="inject a fault at these API request numbers (1-based)")
+    serve.add_argument(
+        "--fault-rate",
+        action="append",
+        metavar="KIND=RATE",
+        help="inject a fault at a rate; KIND: 429 500 502 503 slow reset truncate",
+    )
+    serve.add_argument(
+        "--fault-at",
+        action="append",
+        metavar="KIND=N[,N...]",
+        help="inject a fault at these API request numbers (1-based)",
+    )
     serve.add_argument("--fault-seed", type=int)
     serve.add_argument("--slow-seconds", type=float)
     serve.add_argument("--churn-every", type=int, help="churn one row every N queries (0 = off)")
@@ -60,10 +72,24 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 SWITCHES = (
-    "client_id", "client_secret", "rotation", "access_token_ttl", "refresh_token_ttl",
-    "invalid_grant_body", "rate_limit", "concurrency_limit", "throttle_format", "retry_after",
-    "latency_ms", "latency_per_row_ms", "fault_seed", "slow_seconds", "churn_every", "churn_ops",
-    "batch_max_items", "cdc_max_objects",
+    "client_id",
+    "client_secret",
+    "rotation",
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "invalid_grant_body",
+    "rate_limit",
+    "concurrency_limit",
+    "throttle_format",
+    "retry_after",
+    "latency_ms",
+    "latency_per_row_ms",
+    "fault_seed",
+    "slow_seconds",
+    "churn_every",
+    "churn_ops",
+    "batch_max_items",
+    "cdc_max_objects",
 )
 
 
@@ -90,9 +116,15 @@ async def _serve(args: argparse.Namespace) -> None:
     from qbo_emulator.server import Emulator, HTTPServer
 
     emulator = Emulator(
-        seed=args.seed, customers=args.customers, items=args.items, invoices=args.invoices,
-        realms=args.realms, token_state=args.token_state, clock=args.clock,
-        cache_rows=args.cache_rows, **_switches(args),
+        seed=args.seed,
+        customers=args.customers,
+        items=args.items,
+        invoices=args.invoices,
+        realms=args.realms,
+        token_state=args.token_state,
+        clock=args.clock,
+        cache_rows=args.cache_rows,
+        **_switches(args),
     )
     http = HTTPServer(emulator, args.host, args.port)
     url = await http.start()

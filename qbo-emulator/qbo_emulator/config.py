@@ -54,7 +54,9 @@ class Config:
         if self.rotation not in ROTATIONS:
             raise ConfigError(f"rotation must be one of {', '.join(ROTATIONS)}")
         if self.invalid_grant_body not in INVALID_GRANT_BODIES:
-            raise ConfigError(f"invalid_grant_body must be one of {', '.join(INVALID_GRANT_BODIES)}")
+            raise ConfigError(
+                f"invalid_grant_body must be one of {', '.join(INVALID_GRANT_BODIES)}"
+            )
         if self.throttle_format not in ("xml", "json"):
             raise ConfigError("throttle_format must be xml or json")
         for name in ("access_token_ttl", "refresh_token_ttl"):
@@ -68,9 +70,9 @@ class Config:
                 raise ConfigError(f"{name} must be >= 0")
         if self.retry_after is not None and self.retry_after < 0:
             raise ConfigError("retry_after must be >= 0")
-        if not 1 <= self.batch_max_items:
+        if not self.batch_max_items >= 1:
             raise ConfigError("batch_max_items must be >= 1")
-        if not 1 <= self.cdc_max_objects:
+        if not self.cdc_max_objects >= 1:
             raise ConfigError("cdc_max_objects must be >= 1")
         for kind, rate in self.fault_rate.items():
             if kind not in FAULT_KINDS:
@@ -98,8 +100,11 @@ class Config:
 def _coerce(name: str, value: Any) -> Any:
     """Accept CLI/HTTP-friendly spellings: `500=0.1,reset=0.02`, `429=3,7;truncate=5`, `a,b`."""
     if name == "fault_rate" and isinstance(value, str):
-        return parse_fault_rate([p for p in value.split(";") if p] if ";" in value else
-                                [p for p in value.split(",") if p])
+        return parse_fault_rate(
+            [p for p in value.split(";") if p]
+            if ";" in value
+            else [p for p in value.split(",") if p]
+        )
     if name == "fault_at" and isinstance(value, str):
         return parse_fault_at([p for p in value.split(";") if p])
     if name == "fault_rate" and isinstance(value, dict):
@@ -117,10 +122,17 @@ def _coerce(name: str, value: Any) -> Any:
             return [p.strip() for p in value.split(",") if p.strip()]
         return [str(v) for v in value]
     kinds: dict[str, type] = {
-        "access_token_ttl": int, "refresh_token_ttl": int, "rate_limit": int,
-        "concurrency_limit": int, "fault_seed": int, "churn_every": int,
-        "batch_max_items": int, "cdc_max_objects": int,
-        "latency_ms": float, "latency_per_row_ms": float, "slow_seconds": float,
+        "access_token_ttl": int,
+        "refresh_token_ttl": int,
+        "rate_limit": int,
+        "concurrency_limit": int,
+        "fault_seed": int,
+        "churn_every": int,
+        "batch_max_items": int,
+        "cdc_max_objects": int,
+        "latency_ms": float,
+        "latency_per_row_ms": float,
+        "slow_seconds": float,
     }
     if name == "retry_after":
         if value is None or value == "":

@@ -53,11 +53,11 @@ def minimal(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}".rstrip("0")
 
 
-def M(cents: int) -> str:  # noqa: N802 - marker for a money number inside a dict
+def M(cents: int) -> str:
     return f"\x00M{cents}"
 
 
-def N(cents: int) -> str:  # noqa: N802 - marker for a minimal-form number inside a dict
+def N(cents: int) -> str:
     return f"\x00N{cents}"
 
 
@@ -90,33 +90,119 @@ class Row:
 
 
 FIRST_NAMES = (
-    "Amy", "Kirby", "Sasha", "Peter", "Geeta", "Russ", "Grace", "Dylan", "José", "Zoë",
-    "Łukasz", "Søren", "François", "Renée", "Björn", "Chloé", "Mateo", "Aiko", "Nuño", "Siobhán",
-    "Kathy", "Emily", "Tony", "Bessie", "Nick", "Jenni", "Melanie", "Geoff", "Laurel", "Wei",
+    "Amy",
+    "Kirby",
+    "Sasha",
+    "Peter",
+    "Geeta",
+    "Russ",
+    "Grace",
+    "Dylan",
+    "José",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "François",
+    "Renée",
+    "Björn",
+    "Chloé",
+    "Mateo",
+    "Aiko",
+    "Nuño",
+    "Siobhán",
+    "Kathy",
+    "Emily",
+    "Tony",
+    "Bessie",
+    "Nick",
+    "Jenni",
+    "Melanie",
+    "Geoff",
+    "Laurel",
+    "Wei",
 )
 LAST_NAMES = (
-    "Lauterbach", "Freeman", "Tillou", "Dukes", "Kalapatapu", "Sonnenschein", "Pariente",
-    "O'Brien", "D'Angelo", "Müller", "Núñez", "Østergaard", "Żółć", "Dubois", "Sato", "Hall",
-    "Hicks", "Lee", "Ellis", "Winslow", "Brosnahan", "Rondonuwu", "Platt", "Sollfrank", "王",
+    "Lauterbach",
+    "Freeman",
+    "Tillou",
+    "Dukes",
+    "Kalapatapu",
+    "Sonnenschein",
+    "Pariente",
+    "O'Brien",
+    "D'Angelo",
+    "Müller",
+    "Núñez",
+    "Østergaard",
+    "Żółć",
+    "Dubois",
+    "Sato",
+    "Hall",
+    "Hicks",
+    "Lee",
+    "Ellis",
+    "Winslow",
+    "Brosnahan",
+    "Rondonuwu",
+    "Platt",
+    "Sollfrank",
+    "王",
 )
 BUSINESS_NOUNS = (
-    "Bird Sanctuary", "Sporting Goods", "Basketball Camp", "Family Store", "Medical Supplies",
-    "Road Warrior Bodyshop", "Gas and Oil", "Café & Bistro", "Diner", "Landscaping",
-    "Pool Supplies", "Bakery", "Hardware", "Garden Center", "Crêperie",
+    "Bird Sanctuary",
+    "Sporting Goods",
+    "Basketball Camp",
+    "Family Store",
+    "Medical Supplies",
+    "Road Warrior Bodyshop",
+    "Gas and Oil",
+    "Café & Bistro",
+    "Diner",
+    "Landscaping",
+    "Pool Supplies",
+    "Bakery",
+    "Hardware",
+    "Garden Center",
+    "Crêperie",
 )
 JOB_NAMES = (
-    "Ocean View Road", "Remodel", "Kitchen Project", "Backyard Pond", "Phase II", "Hauptstraße",
-    "Rock Garden", "Patio", "Office Fit-out", "Fountain Repair",
+    "Ocean View Road",
+    "Remodel",
+    "Kitchen Project",
+    "Backyard Pond",
+    "Phase II",
+    "Hauptstraße",
+    "Rock Garden",
+    "Patio",
+    "Office Fit-out",
+    "Fountain Repair",
 )
 CITIES = (
-    ("Middlefield", "CA", "94482"), ("Bayshore", "CA", "94326"), ("Tucson", "AZ", "85719"),
-    ("Palo Alto", "CA", "94303"), ("Half Moon Bay", "CA", "94213"), ("South Orange", "NJ", "07079"),
+    ("Middlefield", "CA", "94482"),
+    ("Bayshore", "CA", "94326"),
+    ("Tucson", "AZ", "85719"),
+    ("Palo Alto", "CA", "94303"),
+    ("Half Moon Bay", "CA", "94213"),
+    ("South Orange", "NJ", "07079"),
 )
 STREETS = ("Finch St.", "Easy St.", "Court St.", "Main St.", "Ocean Dr.", "Cypress Hill Ave.")
 ITEM_NOUNS = (
-    "Rock Fountain", "Fountain Pump", "Concrete", "Garden Rocks", "Sprinkler Heads",
-    "Sprinkler Pipes", "Sod", "Design", "Installation", "Pest Control", "Trimming",
-    "Gardener's Gloves", "Crème Fertilizer", "Lighting", "Maintenance & Repair", "Hours",
+    "Rock Fountain",
+    "Fountain Pump",
+    "Concrete",
+    "Garden Rocks",
+    "Sprinkler Heads",
+    "Sprinkler Pipes",
+    "Sod",
+    "Design",
+    "Installation",
+    "Pest Control",
+    "Trimming",
+    "Gardener's Gloves",
+    "Crème Fertilizer",
+    "Lighting",
+    "Maintenance & Repair",
+    "Hours",
 )
 ITEM_ADJ = ("Deluxe", "Basic", "Premium", "Small", "Large", "Organic", "Señor", "Kids'")
 CUSTOMER_MEMO = "Thank you for your business and have a great day!"
@@ -255,8 +341,11 @@ class Company:
                 display = self._unique(f"{rng.randrange(100, 9999)} {rng.choice(JOB_NAMES)}", used)
             else:
                 if rng.random() < 0.6:
-                    company = f"{family}'s {rng.choice(BUSINESS_NOUNS)}" if rng.random() < 0.5 \
+                    company = (
+                        f"{family}'s {rng.choice(BUSINESS_NOUNS)}"
+                        if rng.random() < 0.5
                         else f"{given} {rng.choice(BUSINESS_NOUNS)}"
+                    )
                     display = self._unique(company, used)
                 else:
                     display = self._unique(f"{given} {family}", used)
@@ -338,7 +427,10 @@ class Company:
 
     @staticmethod
     def _meta(row: Row) -> dict[str, str]:
-        return {"CreateTime": pacific_seconds(row.create), "LastUpdatedTime": pacific_seconds(row.lut)}
+        return {
+            "CreateTime": pacific_seconds(row.create),
+            "LastUpdatedTime": pacific_seconds(row.lut),
+        }
 
     def _addr(self, h: int, addr_id: int) -> dict[str, str]:
         city, state, postal = CITIES[h % len(CITIES)]
@@ -495,8 +587,11 @@ class Company:
         paid = bool((h >> 54) & 1) or row.version > 0
         txn_text = pacific_date(row.create)
         term = TERMS[(h >> 52) % 3]
-        due = (date.fromisoformat(txn_text) + timedelta(days=term[2])).isoformat() \
-            if term[2] else txn_text
+        due = (
+            (date.fromisoformat(txn_text) + timedelta(days=term[2])).isoformat()
+            if term[2]
+            else txn_text
+        )
         return {
             "lines": lines,
             "subtotal": subtotal,
@@ -563,7 +658,11 @@ class Company:
                 }
             )
         lines.append(
-            {"Amount": M(f["subtotal"]), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+            {
+                "Amount": M(f["subtotal"]),
+                "DetailType": "SubTotalLineDetail",
+                "SubTotalLineDetail": {},
+            }
         )
         obj["Line"] = lines
         if f["taxed"]:
@@ -605,7 +704,7 @@ class Company:
         obj["Balance"] = M(f["balance"])
         return obj
 
-    def _customer_fragment(self, cid: int) -> tuple[str, str]:
+    def _customer_fragment(self, cid: int) -> tuple[str, str, str]:
         """Invoice JSON pieces that depend on the customer: (CustomerRef..ShipAddr, BillEmail)."""
         frag = self._cust_frags.get(cid)
         if frag is None:
@@ -623,7 +722,7 @@ class Company:
                     email = f',"BillEmail":{{"Address":{_js(address)}}}'
             frag = (head, ship, email)
             self._cust_frags[cid] = frag
-        return frag[0], frag[1], frag[2]  # type: ignore[return-value]
+        return frag
 
     def invoice_bytes(self, row: Row) -> bytes:
         """The same JSON as `dumps(invoice_obj(row))`, built from cached fragments (fast path)."""
@@ -660,7 +759,9 @@ class Company:
                 f'"Qty":{minimal(qty * 10)},"TaxCodeRef":{{"value":"{code}"}}}}}},'
             )
         sub = money(f["subtotal"])
-        p.append(f'{{"Amount":{sub},"DetailType":"SubTotalLineDetail","SubTotalLineDetail":{{}}}}],')
+        p.append(
+            f'{{"Amount":{sub},"DetailType":"SubTotalLineDetail","SubTotalLineDetail":{{}}}}],'
+        )
         if f["taxed"]:
             tax = money(f["tax"])
             p.append(
@@ -700,8 +801,13 @@ class Company:
         return {
             "CompanyName": self.company_name,
             "LegalName": self.company_name,
-            "CompanyAddr": {"Id": "1", "Line1": "123 Sierra Way", "City": "San Pablo",
-                            "CountrySubDivisionCode": "CA", "PostalCode": "87999"},
+            "CompanyAddr": {
+                "Id": "1",
+                "Line1": "123 Sierra Way",
+                "City": "San Pablo",
+                "CountrySubDivisionCode": "CA",
+                "PostalCode": "87999",
+            },
             "Country": "US",
             "Email": {"Address": "noreply@quickbooks.com"},
             "SupportedLanguages": "en",
@@ -710,8 +816,10 @@ class Company:
             "sparse": False,
             "Id": "1",
             "SyncToken": "0",
-            "MetaData": {"CreateTime": pacific_seconds(SEED_START),
-                         "LastUpdatedTime": pacific_seconds(SEED_START)},
+            "MetaData": {
+                "CreateTime": pacific_seconds(SEED_START),
+                "LastUpdatedTime": pacific_seconds(SEED_START),
+            },
         }
 
     # ------------------------------------------------------------------ mutations
@@ -763,13 +871,22 @@ class Company:
         elif entity == "Customer":
             used = {str(r.info["display"]).lower() for r in table.rows.values() if r.info}
             given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            row.info = {"display": self._unique(f"{given} {family}", used), "given": given,
-                        "family": family, "company": "", "balance": 0}
+            row.info = {
+                "display": self._unique(f"{given} {family}", used),
+                "given": given,
+                "family": family,
+                "company": "",
+                "balance": 0,
+            }
         else:
             used = {str(r.info["name"]).lower() for r in table.rows.values() if r.info}
             price = rng.choice((500, 1250, 9900))
-            row.info = {"name": self._unique(f"New {rng.choice(ITEM_NOUNS)}", used),
-                        "type": "Service", "price": price, "base_price": price}
+            row.info = {
+                "name": self._unique(f"New {rng.choice(ITEM_NOUNS)}", used),
+                "type": "Service",
+                "price": price,
+                "base_price": price,
+            }
         table.insert(row)
         return iid
 
@@ -787,7 +904,11 @@ def realm_ids(count: int) -> list[str]:
 
 
 def build_companies(
-    seed: int, customers: int, items: int, invoices: int, realms: int = 1,
+    seed: int,
+    customers: int,
+    items: int,
+    invoices: int,
+    realms: int = 1,
     cache_rows: int = 250_000,
 ) -> dict[str, Company]:
     return {

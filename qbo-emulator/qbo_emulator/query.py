@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
@@ -68,8 +68,19 @@ NUMBER: /[-+]?\d+(\.\d+)?/
 _PARSER = Lark(GRAMMAR, start="query", parser="lalr", lexer="contextual")
 
 _KEYWORDS = {
-    "SELECT", "FROM", "WHERE", "AND", "IN", "LIKE", "ORDERBY", "ORDER", "BY", "DIRECTION",
-    "STARTPOSITION", "MAXRESULTS", "COUNT",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "IN",
+    "LIKE",
+    "ORDERBY",
+    "ORDER",
+    "BY",
+    "DIRECTION",
+    "STARTPOSITION",
+    "MAXRESULTS",
+    "COUNT",
 }
 MAX_RESULTS_LIMIT = 1000
 DEFAULT_MAX_RESULTS = 100
@@ -78,7 +89,11 @@ DEFAULT_MAX_RESULTS = 100
 class QueryError(Exception):
     """A query fault: code 4000 (parse), 4001 (validation) or 4002 (processing)."""
 
-    MESSAGES = {"4000": "Error parsing query", "4001": "Invalid query", "4002": "Error processing query"}
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "4000": "Error parsing query",
+        "4001": "Invalid query",
+        "4002": "Error processing query",
+    }
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
@@ -186,8 +201,9 @@ def parse(text: str) -> Query:
     """Parse a statement; raises QueryError 4000 with a JavaCC-like detail on bad syntax."""
     if not text.strip():
         raise QueryError(
-            "4000", 'QueryParserError: Encountered "<EOF>" at line 0, column 0.\n'
-            'Was expecting:\n    "select" ...\n    '
+            "4000",
+            'QueryParserError: Encountered "<EOF>" at line 0, column 0.\n'
+            'Was expecting:\n    "select" ...\n    ',
         )
     try:
         tree = _PARSER.parse(text)
@@ -203,7 +219,8 @@ def parse(text: str) -> Query:
             f"Was expecting one of:\n{expected}    ",
         ) from None
     except UnexpectedCharacters as exc:
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
         raise QueryError(
             "4000",
             f"QueryParserError: Invalid content. Lexical error at line {exc.line}, column "
@@ -261,14 +278,39 @@ ENTITY_PROPS: dict[str, dict[str, str]] = {
 }
 #: Other QBO entities: valid names, no rows in this company (their queries return empty pages).
 OTHER_NAME_LISTS = (
-    "Account", "Budget", "Class", "Department", "Employee", "PaymentMethod", "TaxCode", "TaxRate",
-    "Term", "Vendor",
+    "Account",
+    "Budget",
+    "Class",
+    "Department",
+    "Employee",
+    "PaymentMethod",
+    "TaxCode",
+    "TaxRate",
+    "Term",
+    "Vendor",
 )
 OTHER_ENTITIES = (
-    "Bill", "BillPayment", "CreditMemo", "Deposit", "Estimate", "JournalEntry", "Payment",
-    "Purchase", "PurchaseOrder", "RefundReceipt", "SalesReceipt", "TimeActivity", "Transfer",
-    "VendorCredit", "CustomerType", "TaxAgency", "Attachable", "CompanyCurrency", "Preferences",
-    "CompanyInfo", *OTHER_NAME_LISTS,
+    "Bill",
+    "BillPayment",
+    "CreditMemo",
+    "Deposit",
+    "Estimate",
+    "JournalEntry",
+    "Payment",
+    "Purchase",
+    "PurchaseOrder",
+    "RefundReceipt",
+    "SalesReceipt",
+    "TimeActivity",
+    "Transfer",
+    "VendorCredit",
+    "CustomerType",
+    "TaxAgency",
+    "Attachable",
+    "CompanyCurrency",
+    "Preferences",
+    "CompanyInfo",
+    *OTHER_NAME_LISTS,
 )
 ALL_ENTITIES = {e.lower(): e for e in (*ENTITY_PROPS, *OTHER_ENTITIES)}
 
@@ -288,10 +330,9 @@ def resolve_prop(entity: str, prop: str) -> tuple[str, str]:
     if key in lowered:
         name = lowered[key]
         return name, props[name]
-    if entity not in ENTITY_PROPS:
-        # rows never exist for these entities: accept their fields, except Active on transactions
-        if key != "active" or entity in OTHER_NAME_LISTS:
-            return prop, "string"
+    # rows never exist for the other entities: accept their fields, except Active on transactions
+    if entity not in ENTITY_PROPS and (key != "active" or entity in OTHER_NAME_LISTS):
+        return prop, "string"
     raise QueryError("4001", f"QueryValidationError: Property {prop} not found for Entity {entity}")
 
 
@@ -327,7 +368,9 @@ def _coerce(entity: str, prop: str, kind: str, lit: Literal, now: float) -> Any:
     if kind == "date":
         day = parse_date(text)
         if day is None:
-            raise QueryError("4001", f"QueryValidationError: Invalid date format for {prop}: {text}")
+            raise QueryError(
+                "4001", f"QueryValidationError: Invalid date format for {prop}: {text}"
+            )
         return day
     if kind == "bool":
         if lit.kind == "bool":
@@ -365,6 +408,8 @@ def plan(q: Query, now: float, company: Company) -> Plan:
         if cond.op == "LIKE" and kind not in ("string", "ref"):
             raise QueryError("4001", f"QueryValidationError: LIKE is not supported for {prop}")
         values = [_coerce(entity, prop, kind, v, now) for v in cond.values]
+        if prop == "Active" and cond.op == "IN" and set(values) == {True, False}:
+            continue  # `Active IN (true, false)`: every row
         if prop == "MetaData.LastUpdatedTime" and cond.op != "IN":
             v = values[0]
             if cond.op in (">", ">=", "="):
@@ -391,8 +436,16 @@ def plan(q: Query, now: float, company: Company) -> Plan:
         )
     order = [(resolve_prop(entity, p)[0], d) for p, d in q.order]
     return Plan(
-        entity, q.count, preds, lo, lo_incl, hi, hi_incl, order,
-        max(1, q.start or 1), q.max or DEFAULT_MAX_RESULTS,
+        entity,
+        q.count,
+        preds,
+        lo,
+        lo_incl,
+        hi,
+        hi_incl,
+        order,
+        max(1, q.start or 1),
+        q.max or DEFAULT_MAX_RESULTS,
     )
 
 
@@ -437,18 +490,7 @@ class Executor:
         if table is None:
             return
         order = table.order
-        i = 0
-        j = len(order)
-        if p.lut_lo is not None:
-            i = bisect.bisect_left(order, (p.lut_lo, -1)) if p.lut_lo_incl else \
-                bisect.bisect_right(order, (p.lut_lo, 1 << 62))
-            if p.lut_lo != int(p.lut_lo):  # fractional literal: instants are whole seconds
-                i = bisect.bisect_left(order, (int(p.lut_lo) + 1, -1))
-        if p.lut_hi is not None:
-            j = bisect.bisect_right(order, (p.lut_hi, 1 << 62)) if p.lut_hi_incl else \
-                bisect.bisect_left(order, (p.lut_hi, -1))
-            if p.lut_hi != int(p.lut_hi):
-                j = bisect.bisect_right(order, (int(p.lut_hi), 1 << 62))
+        i, j = self._bounds(p, order)
         rows = table.rows
         preds = p.predicates
         for k in range(i, j):
@@ -456,12 +498,43 @@ class Executor:
             if all(pred(row) for pred in preds):
                 yield row
 
+    @staticmethod
+    def _bounds(p: Plan, order: list[tuple[int, int]]) -> tuple[int, int]:
+        """The slice of the (LastUpdatedTime, Id) index within the plan's time bounds."""
+        i = 0
+        j = len(order)
+        if p.lut_lo is not None:
+            i = (
+                bisect.bisect_left(order, (p.lut_lo, -1))
+                if p.lut_lo_incl
+                else bisect.bisect_right(order, (p.lut_lo, 1 << 62))
+            )
+            if p.lut_lo != int(p.lut_lo):  # fractional literal: instants are whole seconds
+                i = bisect.bisect_left(order, (int(p.lut_lo) + 1, -1))
+        if p.lut_hi is not None:
+            j = (
+                bisect.bisect_right(order, (p.lut_hi, 1 << 62))
+                if p.lut_hi_incl
+                else bisect.bisect_left(order, (p.lut_hi, -1))
+            )
+            if p.lut_hi != int(p.lut_hi):
+                j = bisect.bisect_right(order, (int(p.lut_hi), 1 << 62))
+        return i, max(i, j)
+
     def run(self, p: Plan) -> tuple[int | None, list[Row]]:
         """(totalCount for COUNT, page rows for SELECT *)."""
         if p.count:
             return sum(1 for _ in self.matches(p)), []
         start = p.start - 1
         order = p.order or self._default_order(p.entity)
+        if order == [("MetaData.LastUpdatedTime", False)] and not p.predicates:
+            table = self.company.tables.get(p.entity)
+            if table is None:
+                return None, []
+            i, j = self._bounds(p, table.order)
+            keys = table.order[i + start : min(j, i + start + p.max)]
+            rows_by_id = table.rows
+            return None, [rows_by_id[iid] for _, iid in keys]
         if order == [("MetaData.LastUpdatedTime", False)]:
             page: list[Row] = []
             for n, row in enumerate(self.matches(p)):
@@ -476,7 +549,11 @@ class Executor:
         else:
             for prop, desc in reversed(order):
                 getter = _getter(self.company, p.entity, prop)
-                rows.sort(key=lambda r, g=getter: (_sort_key(g(r)), r.id), reverse=desc)
+
+                def key(r: Row, g: Callable[[Row], Any] = getter) -> tuple[tuple[int, Any], int]:
+                    return _sort_key(g(r)), r.id
+
+                rows.sort(key=key, reverse=desc)
         return None, rows[start : start + p.max]
 
     @staticmethod
@@ -519,8 +596,9 @@ def _getter(company: Company, entity: str, prop: str) -> Callable[[Row], Any]:
         return lambda r: c.invoice_facts(r)[key]
 
     def deleted_suffix(key: str) -> Callable[[Row], Any]:
-        return lambda r: _lower(str(r.info[key]) + ("" if r.active else " (deleted)")) \
-            if r.info else None
+        return lambda r: (
+            _lower(str(r.info[key]) + ("" if r.active else " (deleted)")) if r.info else None
+        )
 
     getters: dict[tuple[str, str], Callable[[Row], Any]] = {
         ("Invoice", "DocNumber"): lambda r: str(1000 + r.id),
@@ -530,7 +608,9 @@ def _getter(company: Company, entity: str, prop: str) -> Callable[[Row], Any]:
         ("Invoice", "TotalAmt"): facts("total", scale=True),
         ("Invoice", "Balance"): facts("balance", scale=True),
         ("Invoice", "PrintStatus"): lambda r: ("needtoprint", "notset")[(r.h >> 61) & 1],
-        ("Invoice", "EmailStatus"): lambda r: ("notset", "needtosend", "emailsent")[(r.h >> 62) % 3],
+        ("Invoice", "EmailStatus"): lambda r: ("notset", "needtosend", "emailsent")[
+            (r.h >> 62) % 3
+        ],
         ("Customer", "DisplayName"): deleted_suffix("display"),
         ("Customer", "GivenName"): info("given"),
         ("Customer", "FamilyName"): info("family"),
@@ -542,8 +622,9 @@ def _getter(company: Company, entity: str, prop: str) -> Callable[[Row], Any]:
         ("Customer", "PrimaryEmailAddr"): lambda r: _lower(c.customer_email(r)),
         ("Customer", "Job"): lambda r: bool(r.ref),
         ("Customer", "ParentRef"): lambda r: str(r.ref) if r.ref else None,
-        ("Customer", "Balance"): lambda r: (0 if r.version % 2 else r.info["balance"]) / 100
-        if r.info else None,
+        ("Customer", "Balance"): lambda r: (
+            (0 if r.version % 2 else r.info["balance"]) / 100 if r.info else None
+        ),
         ("Customer", "Taxable"): lambda r: bool(r.h & 1),
         ("Item", "Name"): deleted_suffix("name"),
         ("Item", "FullyQualifiedName"): deleted_suffix("name"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import bisect
 import binascii
+import bisect
 import json
 import random
 import socket
@@ -35,9 +35,16 @@ if TYPE_CHECKING:
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 ADMIN_PREFIX = "/__emulator__/"
 REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
 }
 
 
@@ -145,8 +152,12 @@ class Emulator:
             "by_status": dict(self.by_status),
             "queries": self.queries,
             "realms": {
-                r: {"requests": s.requests, "in_flight": s.in_flight,
-                    "max_in_flight": s.max_in_flight, "throttled": s.throttled}
+                r: {
+                    "requests": s.requests,
+                    "in_flight": s.in_flight,
+                    "max_in_flight": s.max_in_flight,
+                    "throttled": s.throttled,
+                }
                 for r, s in self.realm_stats.items()
             },
             "max_in_flight": {r: s.max_in_flight for r, s in self.realm_stats.items()},
@@ -167,7 +178,7 @@ class Emulator:
         if "fault_seed" in switches:
             self.fault_rng = random.Random(self.config.fault_seed)
 
-    def mutate(self, realm: str, entity: str, op: str, id: str | int | None = None) -> str:  # noqa: A002
+    def mutate(self, realm: str, entity: str, op: str, id: str | int | None = None) -> str:
         company = self.companies.get(str(realm))
         if company is None:
             raise KeyError(f"unknown realm {realm}")
@@ -224,8 +235,9 @@ class Emulator:
             body = self.tokens.refresh(get("refresh_token") or "", hard)
         except OAuthError as exc:
             self.token_errors[exc.body["error"]] = self.token_errors.get(exc.body["error"], 0) + 1
-            return Response(exc.status, json.dumps(exc.body, separators=(",", ":")).encode(),
-                            bodies.JSON)
+            return Response(
+                exc.status, json.dumps(exc.body, separators=(",", ":")).encode(), bodies.JSON
+            )
         self.token_refreshes += 1
         return Response(200, json.dumps(body).encode(), "application/json;charset=UTF-8")
 
@@ -238,13 +250,21 @@ class Emulator:
         auth = req.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             self.auth_failures += 1
-            return Response(401, bodies.general_auth_failure_xml(self.clock.now()), bodies.XML,
-                            [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')])
+            return Response(
+                401,
+                bodies.general_auth_failure_xml(self.clock.now()),
+                bodies.XML,
+                [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')],
+            )
         token_realm, detail = self.tokens.bearer_realm(auth[7:].strip())
         if token_realm is None:
             self.auth_failures += 1
-            return Response(401, bodies.unauthorized(detail), bodies.JSON_FAULT,
-                            [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')])
+            return Response(
+                401,
+                bodies.unauthorized(detail),
+                bodies.JSON_FAULT,
+                [("WWW-Authenticate", 'Bearer realm="Intuit", error="invalid_token"')],
+            )
         if token_realm != realm:
             self.auth_failures += 1
             return Response(403, bodies.forbidden(), bodies.JSON_FAULT)
@@ -342,7 +362,8 @@ class Emulator:
 
     def _fault_response(self, exc: QueryError) -> Response:
         return Response(
-            400, bodies.fault(exc.code, exc.message, exc.detail, self.clock.now()),
+            400,
+            bodies.fault(exc.code, exc.message, exc.detail, self.clock.now()),
             bodies.JSON_FAULT,
         )
 
@@ -350,19 +371,36 @@ class Emulator:
         now = self.clock.now()
         entity = ALL_ENTITIES[resource]
         if not raw_id.isdigit():
-            return Response(400, bodies.fault(
-                "2030", "Invalid ID", f"Id should be a valid number. Supplied value:{raw_id}",
-                None, element="Id"), bodies.JSON_FAULT)
+            return Response(
+                400,
+                bodies.fault(
+                    "2030",
+                    "Invalid ID",
+                    f"Id should be a valid number. Supplied value:{raw_id}",
+                    None,
+                    element="Id",
+                ),
+                bodies.JSON_FAULT,
+            )
         company = self.companies[realm]
         row = company.tables[entity].rows.get(int(raw_id))
         if row is None:
-            return Response(400, bodies.fault(
-                "610", "Object Not Found",
-                "Object Not Found : Something you're trying to use has been made inactive. Check "
-                "the fields with accounts, customers, items, vendors or employees.", now,
-                element=""), bodies.JSON_FAULT)
+            return Response(
+                400,
+                bodies.fault(
+                    "610",
+                    "Object Not Found",
+                    "Object Not Found : Something you're trying to use has been made inactive. "
+                    "Check the fields with accounts, customers, items, vendors or employees.",
+                    now,
+                    element="",
+                ),
+                bodies.JSON_FAULT,
+            )
         body = b'{"%s":%s,"time":"%s"}' % (
-            entity.encode(), company.render(entity, row), pacific_millis(now).encode()
+            entity.encode(),
+            company.render(entity, row),
+            pacific_millis(now).encode(),
         )
         return Response(200, body, rows=1)
 
@@ -380,7 +418,10 @@ class Emulator:
             inner, rows = self.run_query(realm, text or "")
         except QueryError as exc:
             return self._fault_response(exc)
-        body = b'{"QueryResponse":%s,"time":"%s"}' % (inner, pacific_millis(self.clock.now()).encode())
+        body = b'{"QueryResponse":%s,"time":"%s"}' % (
+            inner,
+            pacific_millis(self.clock.now()).encode(),
+        )
         return Response(200, body, rows=rows)
 
     def run_query(self, realm: str, text: str) -> tuple[bytes, int]:
@@ -447,23 +488,41 @@ class Emulator:
             if not isinstance(items, list):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return Response(400, bodies.fault(
-                "2010", "Request has invalid or unsupported property",
-                "BatchItemRequest must be a list of batch items", now), bodies.JSON_FAULT)
+            return Response(
+                400,
+                bodies.fault(
+                    "2010",
+                    "Request has invalid or unsupported property",
+                    "BatchItemRequest must be a list of batch items",
+                    now,
+                ),
+                bodies.JSON_FAULT,
+            )
         if len(items) > self.config.batch_max_items:
-            return Response(400, bodies.fault(
-                "2010", "Request has invalid or unsupported property",
-                f"Batch request has {len(items)} items; the maximum is "
-                f"{self.config.batch_max_items}", now), bodies.JSON_FAULT)
+            return Response(
+                400,
+                bodies.fault(
+                    "2010",
+                    "Request has invalid or unsupported property",
+                    f"Batch request has {len(items)} items; the maximum is "
+                    f"{self.config.batch_max_items}",
+                    now,
+                ),
+                bodies.JSON_FAULT,
+            )
         out: list[bytes] = []
         total_rows = 0
         for item in items:
             bid = json.dumps(str(item.get("bId", "")) if isinstance(item, dict) else "")
             query = item.get("Query") if isinstance(item, dict) else None
             if not isinstance(query, str):
-                err = bodies.fault("500", "Unsupported Operation",
-                                   "Only Query batch items are supported by this emulator", None,
-                                   element="")
+                err = bodies.fault(
+                    "500",
+                    "Unsupported Operation",
+                    "Only Query batch items are supported by this emulator",
+                    None,
+                    element="",
+                )
                 out.append(b'{"Fault":%s,"bId":%s}' % (_inner_fault(err), bid.encode()))
                 continue
             try:
@@ -475,7 +534,8 @@ class Emulator:
             total_rows += rows
             out.append(b'{"QueryResponse":%s,"bId":%s}' % (inner, bid.encode()))
         body = b'{"BatchItemResponse":[%s],"time":"%s"}' % (
-            b",".join(out), pacific_millis(now).encode()
+            b",".join(out),
+            pacific_millis(now).encode(),
         )
         return Response(200, body, rows=total_rows)
 
@@ -493,9 +553,11 @@ class Emulator:
         if bad is None and since is None:
             bad = f"changedSince is not a valid date/time: {since_text}"
         if bad is not None or since is None:
-            return Response(400, bodies.fault(
-                "2010", "Request has invalid or unsupported property", bad or "", now),
-                bodies.JSON_FAULT)
+            return Response(
+                400,
+                bodies.fault("2010", "Request has invalid or unsupported property", bad or "", now),
+                bodies.JSON_FAULT,
+            )
         company = self.companies[realm]
         budget = self.config.cdc_max_objects
         groups: list[bytes] = []
@@ -503,8 +565,9 @@ class Emulator:
         for name in names:
             entity = ALL_ENTITIES.get(name.lower())
             if entity is None:
-                return self._fault_response(QueryError(
-                    "4001", f"QueryValidationError: invalid context declaration: {name}"))
+                return self._fault_response(
+                    QueryError("4001", f"QueryValidationError: invalid context declaration: {name}")
+                )
             table = company.tables.get(entity)
             if table is None or budget <= 0:
                 groups.append(b"{}")
@@ -524,15 +587,19 @@ class Emulator:
                 groups.append(b"{}")
                 continue
             total_rows += len(changes)
-            groups.append(b'{"%s":[%s],"startPosition":1,"maxResults":%d}' % (
-                entity.encode(), b",".join(c[2] for c in changes), len(changes)))
+            groups.append(
+                b'{"%s":[%s],"startPosition":1,"maxResults":%d}'
+                % (entity.encode(), b",".join(c[2] for c in changes), len(changes))
+            )
         body = b'{"CDCResponse":[{"QueryResponse":[%s]}],"time":"%s"}' % (
-            b",".join(groups), pacific_millis(now).encode())
+            b",".join(groups),
+            pacific_millis(now).encode(),
+        )
         return Response(200, body, rows=total_rows)
 
     # ------------------------------------------------------------------ admin
     def admin(self, req: Request) -> Response:
-        name = req.path[len(ADMIN_PREFIX):].strip("/")
+        name = req.path[len(ADMIN_PREFIX) :].strip("/")
         try:
             payload = json.loads(req.body) if req.body else {}
             if not isinstance(payload, dict):
@@ -554,13 +621,16 @@ class Emulator:
                 self.configure(**payload)
                 return self._json(200, self.config.public())
             if name == "mutate" and req.method == "POST":
-                iid = self.mutate(payload["realm"], payload["entity"], payload["op"],
-                                  payload.get("id"))
+                iid = self.mutate(
+                    payload["realm"], payload["entity"], payload["op"], payload.get("id")
+                )
                 return self._json(200, {"id": iid})
             if name == "clock" and req.method == "POST":
-                now = self.advance_clock(float(payload.get("days", 0)),
-                                         float(payload.get("hours", 0)),
-                                         float(payload.get("seconds", 0)))
+                now = self.advance_clock(
+                    float(payload.get("days", 0)),
+                    float(payload.get("hours", 0)),
+                    float(payload.get("seconds", 0)),
+                )
                 return self._json(200, {"now": pacific_millis(now), "epoch": now})
         except (ConfigError, KeyError, ValueError, TypeError) as exc:
             return self._json(400, {"error": str(exc)})
@@ -633,8 +703,9 @@ class HTTPServer:
                 try:
                     resp = await self.emulator.handle(req)
                 except Exception as exc:  # a bug must not kill the connection loop silently
-                    resp = Response(500, json.dumps({"error": repr(exc)}).encode(),
-                                    bodies.JSON_FAULT)
+                    resp = Response(
+                        500, json.dumps({"error": repr(exc)}).encode(), bodies.JSON_FAULT
+                    )
                 if resp.action == "reset":
                     if sock is not None:
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
@@ -660,7 +731,12 @@ class HTTPServer:
                 await writer.drain()
                 if not keep:
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ):
             pass
 
     @staticmethod

@@ -34,7 +34,11 @@ class EmulatorServer:
         **switches: Any,
     ) -> None:
         self.emulator = Emulator(
-            seed=seed, customers=customers, items=items, invoices=invoices, realms=realms,
+            seed=seed,
+            customers=customers,
+            items=items,
+            invoices=invoices,
+            realms=realms,
             **switches,
         )
         self.host = host
@@ -117,7 +121,7 @@ class EmulatorServer:
     def configure(self, **switches: Any) -> None:
         self._call(lambda: self.emulator.configure(**switches))
 
-    def mutate(self, realm: str, entity: str, op: str, id: str | int | None = None) -> str:  # noqa: A002
+    def mutate(self, realm: str, entity: str, op: str, id: str | int | None = None) -> str:
         """op: update | deactivate | delete | create; returns the row id."""
         return self._call(lambda: self.emulator.mutate(realm, entity, op, id))
 

@@ -92,9 +92,7 @@ def parse_instant(text: str) -> float | None:
         return None
     year, month, day, hh, mm, ss, frac, zone = m.groups()
     try:
-        naive = datetime(
-            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0)
-        )
+        naive = datetime(int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0))
     except ValueError:
         return None
     micro = int((frac or "0").ljust(6, "0")[:6])

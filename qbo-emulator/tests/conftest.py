@@ -51,7 +51,10 @@ class Api:
         resp = self.session.post(
             self.emu.token_url,
             auth=CLIENT,
-            data={"grant_type": "refresh_token", "refresh_token": self.emu.refresh_token(self.realm)},
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": self.emu.refresh_token(self.realm),
+            },
             timeout=10,
         )
         resp.raise_for_status()

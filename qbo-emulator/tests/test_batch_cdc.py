@@ -11,23 +11,32 @@ from qbo_emulator.timeutil import parse_instant
 
 
 def batch(api: Api, items: list[dict[str, str]]) -> dict:
-    resp = api.session.post(api.url("batch"), params={"minorversion": "75"},
-                            data=json.dumps({"BatchItemRequest": items}),
-                            headers={**api.headers, "Content-Type": "application/json"},
-                            timeout=10)
+    resp = api.session.post(
+        api.url("batch"),
+        params={"minorversion": "75"},
+        data=json.dumps({"BatchItemRequest": items}),
+        headers={**api.headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
 def test_singer_style_batch_pages_until_exhausted(api: Api) -> None:
-    template = ("SELECT * FROM {e} WHERE Metadata.LastUpdatedTime >= '2020-07-08T00:00:00Z'{a} "
-                "ORDER BY Metadata.LastUpdatedTime ASC STARTPOSITION {s} MAXRESULTS 1000")
+    template = (
+        "SELECT * FROM {e} WHERE Metadata.LastUpdatedTime >= '2020-07-08T00:00:00Z'{a} "
+        "ORDER BY Metadata.LastUpdatedTime ASC STARTPOSITION {s} MAXRESULTS 1000"
+    )
     seen: dict[str, list[str]] = {"Invoice": [], "Customer": [], "Item": []}
     start = 1
     while True:
         items = [
-            {"bId": e, "Query": template.format(
-                e=e, s=start, a=" AND Active IN (true, false)" if e != "Invoice" else "")}
+            {
+                "bId": e,
+                "Query": template.format(
+                    e=e, s=start, a=" AND Active IN (true, false)" if e != "Invoice" else ""
+                ),
+            }
             for e in seen
         ]
         body = batch(api, items)
@@ -50,24 +59,39 @@ def test_singer_style_batch_pages_until_exhausted(api: Api) -> None:
 
 
 def test_batch_item_faults_and_limit(api: Api) -> None:
-    body = batch(api, [{"bId": "ok", "Query": "select count(*) from Item"},
-                       {"bId": "bad", "Query": "select * from Custmoer"},
-                       {"bId": "op", "operation": "delete", "Invoice": {"Id": "1"}}])
+    body = batch(
+        api,
+        [
+            {"bId": "ok", "Query": "select count(*) from Item"},
+            {"bId": "bad", "Query": "select * from Custmoer"},
+            {"bId": "op", "operation": "delete", "Invoice": {"Id": "1"}},
+        ],
+    )
     ok, bad, op = body["BatchItemResponse"]
     assert ok["bId"] == "ok" and "totalCount" in ok["QueryResponse"]
     real = fixture_json("batch__minimul-qbo_api__mixed_ops_and_query.json")["BatchItemResponse"][1]
     assert keys_shape(bad) == keys_shape(real)
     assert bad["Fault"]["Error"][0]["code"] == "4001"
     assert "Fault" in op
-    resp = api.session.post(api.url("batch"), headers=api.headers, timeout=10,
-                            data=json.dumps({"BatchItemRequest": [
-                                {"bId": str(i), "Query": "select * from Item"} for i in range(31)]}))
+    resp = api.session.post(
+        api.url("batch"),
+        headers=api.headers,
+        timeout=10,
+        data=json.dumps(
+            {
+                "BatchItemRequest": [
+                    {"bId": str(i), "Query": "select * from Item"} for i in range(31)
+                ]
+            }
+        ),
+    )
     assert resp.status_code == 400 and resp.json()["Fault"]["type"] == "ValidationFault"
 
 
 def test_cdc_changes_tombstones_and_empty_groups() -> None:
-    with EmulatorServer(seed=2, customers=20, items=10, invoices=50, clock="2026-06-01T12:00:00Z") \
-            as emu:
+    with EmulatorServer(
+        seed=2, customers=20, items=10, invoices=50, clock="2026-06-01T12:00:00Z"
+    ) as emu:
         api = Api(emu)
         realm = emu.realm_ids[0]
         inv = sorted(emu.truth()[realm]["Invoice"], key=int)
@@ -75,8 +99,12 @@ def test_cdc_changes_tombstones_and_empty_groups() -> None:
         emu.mutate(realm, "Invoice", "delete", inv[1])
         emu.advance_clock(days=1)
         api.refresh()  # a day later the access token has expired
-        resp = api.get("cdc", entities="Invoice,Customer,Item",
-                       changedSince="2026-05-20T00:00:00-07:00", minorversion="75")
+        resp = api.get(
+            "cdc",
+            entities="Invoice,Customer,Item",
+            changedSince="2026-05-20T00:00:00-07:00",
+            minorversion="75",
+        )
         assert resp.status_code == 200
         body = resp.json()
         assert list(body) == ["CDCResponse", "time"]
@@ -86,8 +114,11 @@ def test_cdc_changes_tombstones_and_empty_groups() -> None:
         assert groups[0]["maxResults"] == 2 and groups[1] == {} and groups[2] == {}
         tomb = next(x for x in invoices if x.get("status") == "Deleted")
         assert list(tomb) == ["domain", "status", "Id", "MetaData"]
-        assert (tomb["domain"], tomb["Id"], list(tomb["MetaData"])) == \
-            ("QBO", inv[1], ["LastUpdatedTime"])
+        assert (tomb["domain"], tomb["Id"], list(tomb["MetaData"])) == (
+            "QBO",
+            inv[1],
+            ["LastUpdatedTime"],
+        )
         deleted_at = parse_instant(tomb["MetaData"]["LastUpdatedTime"])
         assert deleted_at is not None
         assert 0 <= deleted_at - parse_instant("2026-06-01T12:00:00Z") < 60  # emulator clock
@@ -101,8 +132,9 @@ def test_cdc_changes_tombstones_and_empty_groups() -> None:
 def test_cdc_caps_at_1000_objects() -> None:
     with EmulatorServer(seed=2, customers=20, items=10, invoices=1200) as emu:
         api = Api(emu)
-        body = api.get("cdc", entities="Invoice,Customer",
-                       changedSince="2021-01-01T00:00:00Z").json()
+        body = api.get(
+            "cdc", entities="Invoice,Customer", changedSince="2021-01-01T00:00:00Z"
+        ).json()
         groups = body["CDCResponse"][0]["QueryResponse"]
         total = sum(g.get("maxResults", 0) for g in groups)
         assert total == 1000 and groups[1] == {}

@@ -12,7 +12,9 @@ from qbo_emulator.data import Company, build_companies, dumps
 from qbo_emulator.timeutil import SEED_END, SEED_START, parse_instant
 
 PACIFIC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-0[78]:00$")
-MONEY_RE = re.compile(rb'"(Amount|TotalAmt|Balance|BalanceWithJobs|TotalTax|NetAmountTaxable)":([^,}]+)')
+MONEY_RE = re.compile(
+    rb'"(Amount|TotalAmt|Balance|BalanceWithJobs|TotalTax|NetAmountTaxable)":([^,}]+)'
+)
 
 
 def company(invoices: int = 400, seed: int = 1) -> Company:

@@ -13,8 +13,9 @@ TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}-0[78]:00$")
 
 
 def test_page_shape_key_order_and_maxresults(api: Api) -> None:
-    resp = api.query("SELECT * FROM Customer WHERE Active IN (true, false) "
-                     "MAXRESULTS 5 STARTPOSITION 3")
+    resp = api.query(
+        "SELECT * FROM Customer WHERE Active IN (true, false) MAXRESULTS 5 STARTPOSITION 3"
+    )
     assert resp.status_code == 200
     assert resp.headers["Content-Type"] == "application/json;charset=utf-8"
     assert re.match(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$", resp.headers["intuit_tid"])
@@ -29,8 +30,9 @@ def test_page_shape_key_order_and_maxresults(api: Api) -> None:
 
 def test_last_partial_page_reports_rows_returned(api: Api) -> None:
     count = api.query("SELECT COUNT(*) FROM Invoice").json()["QueryResponse"]["totalCount"]
-    qr = api.query(f"SELECT * FROM Invoice ORDERBY Id STARTPOSITION {count - 2} MAXRESULTS 10")\
-        .json()["QueryResponse"]
+    qr = api.query(
+        f"SELECT * FROM Invoice ORDERBY Id STARTPOSITION {count - 2} MAXRESULTS 10"
+    ).json()["QueryResponse"]
     assert qr["maxResults"] == 3 and qr["startPosition"] == count - 2
 
 
@@ -54,11 +56,19 @@ def test_count_body_matches_real(api: Api) -> None:
 def test_post_application_text_and_plus_as_space(api: Api, emu: EmulatorServer) -> None:
     text = "SELECT * FROM Item WHERE Active IN (true, false) ORDERBY Id MAXRESULTS 7"
     get = api.query(text).json()["QueryResponse"]
-    post = api.session.post(api.url("query"), params={"minorversion": "75"}, data=text.encode(),
-                            headers={**api.headers, "Content-Type": "application/text"},
-                            timeout=10).json()["QueryResponse"]
-    raw_url = api.url("query") + "?query=" + text.replace(" ", "+").replace("(", "%28")\
-        .replace(")", "%29").replace(",", "%2C") + "&minorversion=75"
+    post = api.session.post(
+        api.url("query"),
+        params={"minorversion": "75"},
+        data=text.encode(),
+        headers={**api.headers, "Content-Type": "application/text"},
+        timeout=10,
+    ).json()["QueryResponse"]
+    raw_url = (
+        api.url("query")
+        + "?query="
+        + text.replace(" ", "+").replace("(", "%28").replace(")", "%29").replace(",", "%2C")
+        + "&minorversion=75"
+    )
     plus = api.session.get(raw_url, headers=api.headers, timeout=10).json()["QueryResponse"]
     assert get == post == plus and get["maxResults"] == 7
 
@@ -83,18 +93,27 @@ def test_query_faults_match_real_shapes(api: Api) -> None:
 
 def test_expired_or_unknown_bearer_gets_gateway_401(api: Api, emu: EmulatorServer) -> None:
     real = fixture_json("error__minimul-qbo_api__401_token_expired.json")
-    resp = requests.get(api.url("query"), params={"query": "select * from Invoice"},
-                        headers={"Authorization": "Bearer " + "A" * 50,
-                                 "Accept": "application/json"}, timeout=10)
+    resp = requests.get(
+        api.url("query"),
+        params={"query": "select * from Invoice"},
+        headers={"Authorization": "Bearer " + "A" * 50, "Accept": "application/json"},
+        timeout=10,
+    )
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"] == 'Bearer realm="Intuit", error="invalid_token"'
     body = resp.json()
     assert list(body) == list(real) and keys_shape(body["fault"]) == keys_shape(real["fault"])
     assert body["fault"]["error"][0]["code"] == "3200"
     assert isinstance(body["time"], int)
-    short = requests.get(api.url("query"), params={"query": "select * from Invoice"},
-                         headers={"Authorization": "Bearer abc"}, timeout=10).json()
-    malformed = fixture_json("error__routablehq-python-quickbooks-issue250__401_malformed_bearer.json")
+    short = requests.get(
+        api.url("query"),
+        params={"query": "select * from Invoice"},
+        headers={"Authorization": "Bearer abc"},
+        timeout=10,
+    ).json()
+    malformed = fixture_json(
+        "error__routablehq-python-quickbooks-issue250__401_malformed_bearer.json"
+    )
     assert short["fault"]["error"][0]["detail"] == malformed["fault"]["error"][0]["detail"]
 
 

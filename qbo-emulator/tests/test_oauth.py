@@ -17,11 +17,17 @@ if TYPE_CHECKING:
 def refresh(emu: EmulatorServer, token: str, basic: bool = True, **extra: str) -> requests.Response:
     data = {"grant_type": "refresh_token", "refresh_token": token}
     if basic:
-        return requests.post(emu.token_url, auth=CLIENT, data=data, timeout=10,
-                             headers={"Accept": "application/json", **extra})
+        return requests.post(
+            emu.token_url,
+            auth=CLIENT,
+            data=data,
+            timeout=10,
+            headers={"Accept": "application/json", **extra},
+        )
     data.update(client_id=CLIENT[0], client_secret=CLIENT[1])
-    return requests.post(emu.token_url, data=data, timeout=10,
-                         headers={"Accept": "application/json", **extra})
+    return requests.post(
+        emu.token_url, data=data, timeout=10, headers={"Accept": "application/json", **extra}
+    )
 
 
 def small(**switches: Any) -> EmulatorServer:
@@ -38,8 +44,9 @@ def test_success_body_matches_intuit_shape() -> None:
         assert keys_shape(body) == keys_shape(real)
         assert body["token_type"] == "bearer" and body["expires_in"] == 3600
         assert body["x_refresh_token_expires_in"] == 8726400
-        hard = refresh(emu, body["refresh_token"],
-                       **{"x-include-refresh-token-hard-expires-in": "true"}).json()
+        hard = refresh(
+            emu, body["refresh_token"], **{"x-include-refresh-token-hard-expires-in": "true"}
+        ).json()
         assert hard["x_refresh_token_hard_expires_in"] > 0
 
 
@@ -50,11 +57,16 @@ def test_body_credentials_are_accepted() -> None:
 
 def test_bad_client_is_invalid_client_401() -> None:
     with small() as emu:
-        resp = requests.post(emu.token_url, auth=("qbo-emulator-client", "wrong"), timeout=10,
-                             data={"grant_type": "refresh_token",
-                                   "refresh_token": "qbo-emulator-refresh"})
+        resp = requests.post(
+            emu.token_url,
+            auth=("qbo-emulator-client", "wrong"),
+            timeout=10,
+            data={"grant_type": "refresh_token", "refresh_token": "qbo-emulator-refresh"},
+        )
         assert resp.status_code == 401
-        assert resp.json() == fixture_json("oauth__intuit-oauth-rubyclient-issue14__401_invalid_client.json")
+        assert resp.json() == fixture_json(
+            "oauth__intuit-oauth-rubyclient-issue14__401_invalid_client.json"
+        )
         # a bad client does not consume the refresh token
         assert refresh(emu, "qbo-emulator-refresh").status_code == 200
 
@@ -74,8 +86,10 @@ def test_rotation_every_supersedes_the_old_token() -> None:
 
 @pytest.mark.parametrize(
     ("style", "fixture"),
-    [("described", "oauth__routablehq-python-quickbooks-issue397__400_invalid_grant.json"),
-     ("token_invalid", "oauth__intuit-oauth-jsclient__invalid_grant_body.json")],
+    [
+        ("described", "oauth__routablehq-python-quickbooks-issue397__400_invalid_grant.json"),
+        ("token_invalid", "oauth__intuit-oauth-jsclient__invalid_grant_body.json"),
+    ],
 )
 def test_invalid_grant_body_styles(style: str, fixture: str) -> None:
     with small(invalid_grant_body=style) as emu:
@@ -104,8 +118,10 @@ def test_rotation_daily_and_never() -> None:
         assert refresh(emu, "qbo-emulator-refresh").status_code == 400
     with small(rotation="never") as emu:
         for _ in range(3):
-            assert refresh(emu, "qbo-emulator-refresh").json()["refresh_token"] == \
-                "qbo-emulator-refresh"
+            assert (
+                refresh(emu, "qbo-emulator-refresh").json()["refresh_token"]
+                == "qbo-emulator-refresh"
+            )
 
 
 def test_refresh_token_expires_after_its_lifetime() -> None:
@@ -125,8 +141,9 @@ def test_realm_families_are_independent() -> None:
 
 def test_unsupported_grant() -> None:
     with small() as emu:
-        resp = requests.post(emu.token_url, auth=CLIENT, data={"grant_type": "password"},
-                             timeout=10)
+        resp = requests.post(
+            emu.token_url, auth=CLIENT, data={"grant_type": "password"}, timeout=10
+        )
         assert resp.status_code == 400 and resp.json() == {"error": "unsupported_grant_type"}
 
 
@@ -138,9 +155,11 @@ def test_token_state_survives_restart(tmp_path: Path) -> None:
         assert emu.refresh_token() == rotated["refresh_token"]
         assert refresh(emu, "qbo-emulator-refresh").status_code == 400
         # the access token issued before the restart still works
-        resp = requests.get(f"{emu.base_url}/v3/company/{emu.realm_ids[0]}/query",
-                            params={"query": "select count(*) from Invoice"},
-                            headers={"Authorization": f"Bearer {rotated['access_token']}"},
-                            timeout=10)
+        resp = requests.get(
+            f"{emu.base_url}/v3/company/{emu.realm_ids[0]}/query",
+            params={"query": "select count(*) from Invoice"},
+            headers={"Authorization": f"Bearer {rotated['access_token']}"},
+            timeout=10,
+        )
         assert resp.status_code == 200
         assert refresh(emu, rotated["refresh_token"]).status_code == 200

@@ -28,17 +28,27 @@ def fault(company: Company, text: str) -> QueryError:
 
 
 def test_keywords_and_names_are_case_insensitive(company: Company) -> None:
-    a = run(company, "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime > '2023-01-01' "
-                     "ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 50")
-    b = run(company, "select * from iNvOiCe where metadata.lastupdatedtime > '2023-01-01' "
-                     "orderby Metadata.LastUpdatedTime startposition 1 maxresults 50")
+    a = run(
+        company,
+        "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime > '2023-01-01' "
+        "ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 50",
+    )
+    b = run(
+        company,
+        "select * from iNvOiCe where metadata.lastupdatedtime > '2023-01-01' "
+        "orderby Metadata.LastUpdatedTime startposition 1 maxresults 50",
+    )
     assert a == b and len(a[1]) == 50
 
 
 def test_order_by_two_words_asc_desc(company: Company) -> None:
-    _, asc = run(company, "SELECT * FROM Invoice ORDER BY Metadata.LastUpdatedTime ASC MAXRESULTS 1000")
+    _, asc = run(
+        company, "SELECT * FROM Invoice ORDER BY Metadata.LastUpdatedTime ASC MAXRESULTS 1000"
+    )
     _, one = run(company, "SELECT * FROM Invoice ORDERBY Metadata.LastUpdatedTime MAXRESULTS 1000")
-    _, desc = run(company, "SELECT * FROM Invoice ORDER BY MetaData.LastUpdatedTime DESC MAXRESULTS 1000")
+    _, desc = run(
+        company, "SELECT * FROM Invoice ORDER BY MetaData.LastUpdatedTime DESC MAXRESULTS 1000"
+    )
     assert asc == one and desc == asc[::-1]
     luts = [company.tables["Invoice"].rows[i].lut for i in asc]
     assert luts == sorted(luts)
@@ -46,10 +56,12 @@ def test_order_by_two_words_asc_desc(company: Company) -> None:
 
 def test_paging_clauses_in_either_order_and_startposition_zero(company: Company) -> None:
     base = "SELECT * FROM Invoice ORDERBY Id "
-    assert run(company, base + "STARTPOSITION 11 MAXRESULTS 10") == \
-        run(company, base + "MAXRESULTS 10 STARTPOSITION 11")
-    assert run(company, base + "STARTPOSITION 0 MAXRESULTS 5") == \
-        run(company, base + "STARTPOSITION 1 MAXRESULTS 5")
+    assert run(company, base + "STARTPOSITION 11 MAXRESULTS 10") == run(
+        company, base + "MAXRESULTS 10 STARTPOSITION 11"
+    )
+    assert run(company, base + "STARTPOSITION 0 MAXRESULTS 5") == run(
+        company, base + "STARTPOSITION 1 MAXRESULTS 5"
+    )
     _, default = run(company, base)
     assert len(default) == 100
 
@@ -57,7 +69,9 @@ def test_paging_clauses_in_either_order_and_startposition_zero(company: Company)
 def test_maxresults_limits(company: Company) -> None:
     e = fault(company, "SELECT * FROM Invoice MAXRESULTS 1500")
     assert (e.code, e.detail) == (
-        "4001", "QueryValidationError: value 1500 is too large. Max allowed value is 1000")
+        "4001",
+        "QueryValidationError: value 1500 is too large. Max allowed value is 1000",
+    )
     e = fault(company, "SELECT * FROM Invoice MAXRESULTS 0")
     assert e.code == "4001" and "value 0 is too small. Min allowed value is 1" in e.detail
     assert len(run(company, "SELECT * FROM Invoice MAXRESULTS 1000")[1]) <= 1000
@@ -83,12 +97,16 @@ def test_datetime_literals_compare_as_instants(company: Company, literal: str) -
         "naive": local[:-6],  # no offset: Pacific
     }
     text = literal.format(**forms)
-    _, got = run(company, f"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '{text}' "
-                          "ORDERBY MetaData.LastUpdatedTime MAXRESULTS 1000")
+    _, got = run(
+        company,
+        f"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '{text}' "
+        "ORDERBY MetaData.LastUpdatedTime MAXRESULTS 1000",
+    )
     expected = [r.id for r in rows if r.lut >= pivot]
     assert sorted(got) == sorted(expected)
-    _, lt = run(company, f"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime < '{text}' "
-                         "MAXRESULTS 1000")
+    _, lt = run(
+        company, f"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime < '{text}' MAXRESULTS 1000"
+    )
     assert sorted(lt) == sorted(r.id for r in rows if r.lut < pivot)
 
 
@@ -115,16 +133,20 @@ def test_unknown_entity_and_property(company: Company) -> None:
 
 def test_id_allows_only_equals_and_in(company: Company) -> None:
     assert run(company, "SELECT * FROM Invoice WHERE Id = '5'")[1] in ([5], [])
-    _, got = run(company, "SELECT * FROM Customer WHERE Id IN ('5', '6', '7') "
-                          "AND Active IN (true, false)")
+    _, got = run(
+        company, "SELECT * FROM Customer WHERE Id IN ('5', '6', '7') AND Active IN (true, false)"
+    )
     assert sorted(got) == [5, 6, 7]
     for op in ("<", ">", "<=", ">="):
         assert fault(company, f"SELECT * FROM Invoice WHERE Id {op} '5'").code == "4001"
 
 
 def test_backslash_escaped_quote_and_like(company: Company) -> None:
-    names = [r.info["display"] for r in company.tables["Customer"].rows.values()
-             if r.info and r.active and "'" in r.info["display"]]
+    names = [
+        r.info["display"]
+        for r in company.tables["Customer"].rows.values()
+        if r.info and r.active and "'" in r.info["display"]
+    ]
     assert names
     name = names[0]
     escaped = name.replace("'", "\\'")
@@ -132,8 +154,9 @@ def test_backslash_escaped_quote_and_like(company: Company) -> None:
     assert len(got) == 1
     _, upper = run(company, f"SELECT * FROM Customer WHERE DisplayName = '{escaped.upper()}'")
     assert upper == got  # values are case-insensitive too
-    _, like = run(company, f"SELECT * FROM Customer WHERE DisplayName LIKE '{escaped[:3]}%' "
-                           "MAXRESULTS 1000")
+    _, like = run(
+        company, f"SELECT * FROM Customer WHERE DisplayName LIKE '{escaped[:3]}%' MAXRESULTS 1000"
+    )
     assert got[0] in like
 
 
@@ -142,10 +165,13 @@ def test_count_and_default_active_filter(company: Company) -> None:
     active = sum(1 for r in customers if r.active)
     assert active < len(customers)
     assert run(company, "SELECT COUNT(*) FROM Customer")[0] == active
-    assert run(company, "select count(*) from Customer where Active in (true, false)")[0] == \
-        len(customers)
-    assert run(company, "SELECT COUNT(*) FROM Customer WHERE Active = false")[0] == \
-        len(customers) - active
+    assert run(company, "select count(*) from Customer where Active in (true, false)")[0] == len(
+        customers
+    )
+    assert (
+        run(company, "SELECT COUNT(*) FROM Customer WHERE Active = false")[0]
+        == len(customers) - active
+    )
     _, rows = run(company, "SELECT * FROM Customer MAXRESULTS 1000")
     assert len(rows) == active
     # transactions have no Active filter
@@ -155,8 +181,11 @@ def test_count_and_default_active_filter(company: Company) -> None:
 def test_in_and_comparisons_on_other_fields(company: Company) -> None:
     total, _ = run(company, "SELECT COUNT(*) FROM Item WHERE Type IN ('Service', 'Inventory')")
     assert total and total > 0
-    _, rows = run(company, "SELECT * FROM Invoice WHERE TotalAmt > '100.0' AND "
-                           "TxnDate <= CURRENT_DATE MAXRESULTS 1000")
+    _, rows = run(
+        company,
+        "SELECT * FROM Invoice WHERE TotalAmt > '100.0' AND "
+        "TxnDate <= CURRENT_DATE MAXRESULTS 1000",
+    )
     for iid in rows:
         assert company.invoice_facts(company.tables["Invoice"].rows[iid])["total"] > 10000
 

@@ -1,0 +1,72 @@
+"""The console script: serve prints READY and stops on SIGTERM; truth matches the server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import requests
+
+from qbo_emulator.testing import EmulatorServer
+
+CMD = [sys.executable, "-m", "qbo_emulator"]
+COMPANY = ["--seed", "5", "--customers", "12", "--items", "6", "--invoices", "80"]
+
+
+def test_serve_prints_ready_and_exits_zero_on_sigterm() -> None:
+    proc = subprocess.Popen(
+        [
+            *CMD,
+            "serve",
+            "--port",
+            "0",
+            *COMPANY,
+            "--realms",
+            "2",
+            "--rotation",
+            "never",
+            "--fault-at",
+            "503=1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("READY http://127.0.0.1:")
+        base = line.split(" ", 1)[1]
+        tokens = requests.get(f"{base}/__emulator__/tokens", timeout=10).json()
+        assert len(tokens) == 2
+        cfg = requests.get(f"{base}/__emulator__/config", timeout=10).json()
+        assert cfg["rotation"] == "never" and cfg["fault_at"] == {"503": [1]}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    assert proc.stdout.read() == ""
+
+
+def test_truth_command_matches_the_server() -> None:
+    out = subprocess.run([*CMD, "truth", *COMPANY], capture_output=True, text=True, check=True)
+    printed = json.loads(out.stdout)
+    with EmulatorServer(seed=5, customers=12, items=6, invoices=80) as emu:
+        assert printed == emu.truth()
+    realm = printed["9341450000000001"]
+    assert set(realm) == {"Invoice", "Customer", "Item", "deleted"}
+    assert set(realm["deleted"]) == {"Invoice"}
+
+
+def test_bad_switch_is_one_line_and_non_zero() -> None:
+    out = subprocess.run(
+        [*CMD, "serve", "--port", "0", "--fault-rate", "boom=0.5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0 and "fault_rate" in out.stderr
+    out = subprocess.run([*CMD, "truth", "--invoices", "-1"], capture_output=True, text=True)
+    assert out.returncode != 0 and "--invoices" in out.stderr
