@@ -22,19 +22,33 @@ What changes:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import time
 import typing as t
 import uuid
 
 import sqlalchemy
+from singer_sdk.helpers._compat import (
+    date_fromisoformat,
+    datetime_fromisoformat,
+    time_fromisoformat,
+)
+from singer_sdk.helpers._typing import (
+    get_datelike_property_type,
+    handle_invalid_timestamp_in_record,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from target_postgres.sinks import PostgresSink
+from typing_extensions import override
 
 from target_postgres_fast.encoding import Fragment, dump_jsonb, to_stock_value
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
     from singer_sdk.target_base import Target
     from target_postgres.connector import PostgresConnector
 
@@ -67,6 +81,18 @@ def _with_processor(processor: Callable[[t.Any], t.Any]) -> Converter:
     return convert
 
 
+@dataclasses.dataclass
+class _Stream:
+    """An open batch: a transaction whose COPY into a staging table is running."""
+
+    connection: sqlalchemy.engine.Connection
+    transaction: sqlalchemy.engine.Transaction
+    temp_name: str
+    copy_context: t.Any
+    copy: t.Any
+    rows: int = 0
+
+
 class FastPostgresSink(PostgresSink):
     """PostgresSink with a lean record path and a single-statement upsert."""
 
@@ -86,7 +112,8 @@ class FastPostgresSink(PostgresSink):
             key_properties=key_properties,
             connector=connector,
         )
-        self._rows: list[list[t.Any]] = []
+        self._stream: _Stream | None = None
+        self._column_sql: dict[str, str] = {}
         self._row_for_key: dict[tuple[t.Any, ...], int] = {}
         self._superseded: list[int] = []
         self._plan: list[tuple[str, Converter]] | None = None
@@ -103,33 +130,89 @@ class FastPostgresSink(PostgresSink):
             and type(self).preprocess_record is PostgresSink.preprocess_record
         )
 
+    @functools.cached_property
+    def _datelike_properties(self) -> dict[str, str]:
+        """Date-like properties of the (fixed) schema and their format."""
+        return {
+            name: kind
+            for name, prop in self.schema["properties"].items()
+            if (kind := get_datelike_property_type(prop))
+        }
+
+    @override
+    def _parse_timestamps_in_record(
+        self,
+        record: dict[str, t.Any],
+        schema: dict[str, t.Any],
+        treatment: DatetimeErrorTreatmentEnum,
+    ) -> None:
+        """The stock parse, with the schema's date-like properties looked up once."""
+        if schema is not self.schema:
+            super()._parse_timestamps_in_record(record, schema, treatment)
+            return
+        datelike = self._datelike_properties
+        properties = schema["properties"]
+        for key, value in record.items():
+            kind = datelike.get(key)
+            if kind is None:
+                if (
+                    key not in properties
+                    and value is not None
+                    and not schema.get("additionalProperties", False)
+                    and key not in self._warned_missing_fields
+                ):
+                    self.logger.warning("No schema for record field '%s'", key)
+                    self._warned_missing_fields.add(key)
+                continue
+            if value is None:
+                continue
+            try:
+                if kind == "time":
+                    parsed = time_fromisoformat(value)
+                elif kind == "date":
+                    parsed = date_fromisoformat(value)
+                else:
+                    parsed = datetime_fromisoformat(value)
+            except ValueError as ex:
+                parsed = handle_invalid_timestamp_in_record(
+                    record, [key], value, kind, ex, treatment, self.logger
+                )
+            record[key] = parsed
+
     def setup(self) -> None:
         """Create or adapt the table as stock does, then plan the row conversion."""
         super().setup()
         self._plan = self._build_plan()
 
-    def _timestamp_columns(self) -> set[str]:
-        """Columns of the live table typed ``timestamp without time zone``."""
+    def _live_column_types(self) -> dict[str, str]:
+        """SQL types of the live table's columns (``format_type`` spelling)."""
         if not self.schema_name:
-            return set()
+            return {}
         with self.connector._connect() as connection:
             result = connection.execute(
                 sqlalchemy.text(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_schema = :schema AND table_name = :table "
-                    "AND data_type = 'timestamp without time zone'"
+                    "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+                    "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = :schema AND c.relname = :table "
+                    "AND a.attnum > 0 AND NOT a.attisdropped"
                 ),
                 {"schema": self.schema_name, "table": self.table_name},
             )
-            return {row[0] for row in result}
+            return {str(row[0]): str(row[1]) for row in result}
 
     def _build_plan(self) -> list[tuple[str, Converter]]:
         """One converter per schema column, mirroring the stock ``_do_copy``."""
         dialect = self.connector._engine.dialect
-        timestamp_columns = self._timestamp_columns()
+        live_types = self._live_column_types()
         serializer = self.connector.serialize_json
         plan: list[tuple[str, Converter]] = []
+        self._column_sql = {}
         for column in self.column_representation(self.schema):
+            # The staging table takes the live column's type, as stock's does.
+            self._column_sql[column.name] = live_types.get(
+                column.name, str(column.type.compile(dialect=dialect))
+            )
             processor = column.type.bind_processor(dialect)
             converter: Converter
             if isinstance(column.type, JSONB):
@@ -139,7 +222,7 @@ class FastPostgresSink(PostgresSink):
 
             elif processor is not None:
                 converter = _with_processor(processor)
-            elif column.name in timestamp_columns:
+            elif live_types.get(column.name) == "timestamp without time zone":
                 converter = _timestamp
             else:
                 converter = _plain
@@ -149,10 +232,48 @@ class FastPostgresSink(PostgresSink):
     def _key_of(self, record: dict[str, t.Any]) -> tuple[t.Any, ...]:
         return tuple(_plain(record[key]) for key in self.key_properties)
 
+    def _open_stream(self) -> _Stream:
+        """Start a transaction with a staging table and a COPY into it.
+
+        The staging table is built from column types, not ``LIKE`` the target, so
+        the open transaction holds no lock on the target table while the batch
+        fills (another sink of the stream may alter it meanwhile).
+        """
+        assert self._plan is not None
+        connection = self.connector._engine.connect()
+        transaction = connection.begin()
+        try:
+            quote = connection.dialect.identifier_preparer.quote
+            temp_name = f"tpf_{uuid.uuid4().hex}"
+            definitions = ", ".join(
+                [f"{quote(name)} {self._column_sql[name]}" for name, _ in self._plan]
+                + [f"{quote(_SEQ_COLUMN)} bigint"]
+            )
+            connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {quote(temp_name)} ({definitions}) "
+                "ON COMMIT DROP"
+            )
+            columns = ", ".join(
+                [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
+            )
+            cursor = connection.connection.cursor()
+            copy_context = cursor.copy(  # type: ignore[attr-defined]
+                f"COPY {quote(temp_name)} ({columns}) FROM STDIN"
+            )
+            copy = copy_context.__enter__()
+        except BaseException:
+            transaction.rollback()
+            connection.close()
+            raise
+        return _Stream(connection, transaction, temp_name, copy_context, copy)
+
     def process_record(self, record: dict[str, t.Any], context: dict) -> None:
-        """Convert the record to its COPY row now; keep the last row per key."""
+        """Convert the record to its COPY row and stream it to Postgres now."""
         if self._plan is None:
             self._plan = self._build_plan()
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = self._open_stream()
         sanitize = self.connector.sanitize_null_text_characters
         row: list[t.Any] = []
         append = row.append
@@ -161,10 +282,12 @@ class FastPostgresSink(PostgresSink):
             if sanitize:
                 value = self.sanitize_null_text_characters(value)
             append(convert(value))
-        sequence = len(self._rows)
+        sequence = stream.rows
+        stream.rows += 1
         append(sequence)
-        self._rows.append(row)
+        stream.copy.write_row(row)
         if not self.append_only:
+            # Stock keeps the last record per key tuple of the batch.
             key = self._key_of(record)
             previous = self._row_for_key.get(key)
             if previous is not None:
@@ -172,62 +295,77 @@ class FastPostgresSink(PostgresSink):
             self._row_for_key[key] = sequence
 
     def process_batch(self, context: dict) -> None:
-        """Load the batch: COPY into a temp table, then merge in one transaction."""
+        """Finish the COPY, then prepare the table and merge, in one transaction."""
         for record in context.get("records", ()):
             # BATCH-message files arrive as plain records.
             self.process_record(record, context)
-        rows, superseded = self._rows, self._superseded
-        self._rows, self._row_for_key, self._superseded = [], {}, []
-        with self.connector._connect() as connection, connection.begin():
+        stream, superseded = self._stream, self._superseded
+        self._stream, self._row_for_key, self._superseded = None, {}, []
+        if stream is None:
+            with self.connector._connect() as connection, connection.begin():
+                self.connector.prepare_table(
+                    full_table_name=self.full_table_name,
+                    schema=self.schema,
+                    primary_keys=self.key_properties,
+                    as_temp_table=False,
+                    connection=connection,
+                )
+            return
+        try:
+            started = time.perf_counter()
+            stream.copy_context.__exit__(None, None, None)
+            copied = time.perf_counter()
             table = self.connector.prepare_table(
                 full_table_name=self.full_table_name,
                 schema=self.schema,
                 primary_keys=self.key_properties,
                 as_temp_table=False,
-                connection=connection,
+                connection=stream.connection,
             )
-            if rows:
-                self._load(connection, table, rows, superseded)
+            self._merge(stream, table, superseded)
+            stream.transaction.commit()
+        except BaseException:
+            stream.transaction.rollback()
+            raise
+        finally:
+            stream.connection.close()
+        self.logger.info(
+            "Loaded %d rows (%d superseded in the batch): COPY end %.2fs, "
+            "merge %.2fs",
+            stream.rows,
+            len(superseded),
+            copied - started,
+            time.perf_counter() - copied,
+        )
 
-    def _load(
-        self,
-        connection: sqlalchemy.engine.Connection,
-        table: sqlalchemy.Table,
-        rows: list[list[t.Any]],
-        superseded: list[int],
+    def clean_up(self) -> None:
+        """Abandon a batch that was never drained, then clean up as stock does."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.transaction.rollback()
+            stream.connection.close()
+        super().clean_up()
+
+    def _merge(
+        self, stream: _Stream, table: sqlalchemy.Table, superseded: list[int]
     ) -> None:
-        assert self._plan is not None
+        connection = stream.connection
         quote = connection.dialect.identifier_preparer.quote
+        temp = quote(stream.temp_name)
         target = (
             f"{quote(table.schema)}.{quote(table.name)}"
             if table.schema
             else quote(table.name)
         )
-        temp_name = f"tpf_{uuid.uuid4().hex}"
-        temp = quote(temp_name)
-        copy_columns = ", ".join(
-            [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
-        )
-        connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {temp} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        connection.exec_driver_sql(
-            f"ALTER TABLE {temp} ADD COLUMN {quote(_SEQ_COLUMN)} bigint"
-        )
-        cursor = connection.connection.cursor()
-        with cursor.copy(f"COPY {temp} ({copy_columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            write_row = copy.write_row
-            for row in rows:
-                write_row(row)
         if superseded:
             connection.exec_driver_sql(
                 f"DELETE FROM {temp} WHERE {quote(_SEQ_COLUMN)} = ANY(%(seqs)s)",
                 {"seqs": superseded},
             )
         if not self.append_only and self._has_key_index(connection, target):
-            self._merge_on_conflict(connection, table, target, temp)
+            self._merge_on_conflict(connection, target, temp)
         else:
-            self._merge_stock(connection, table, temp_name)
+            self._merge_stock(connection, table, stream.temp_name)
         connection.exec_driver_sql(f"DROP TABLE {temp}")
 
     def _has_key_index(
@@ -248,13 +386,18 @@ class FastPostgresSink(PostgresSink):
     def _merge_on_conflict(
         self,
         connection: sqlalchemy.engine.Connection,
-        table: sqlalchemy.Table,
         target: str,
         temp: str,
     ) -> None:
-        """Same end state as the stock insert-missing-then-update-all merge."""
+        """Same end state as the stock insert-missing-then-update-all merge.
+
+        Columns outside the schema are left out of the insert, so they take the
+        target's default, which is what stock's staging table (a copy of the target
+        columns with their defaults) hands them.
+        """
+        assert self._plan is not None
         quote = connection.dialect.identifier_preparer.quote
-        columns = ", ".join(quote(column.name) for column in table.columns)
+        columns = ", ".join(quote(name) for name, _ in self._plan)
         keys = ", ".join(quote(key) for key in self.key_properties)
         updates = ", ".join(
             f"{quote(name)} = EXCLUDED.{quote(name)}"
@@ -272,10 +415,15 @@ class FastPostgresSink(PostgresSink):
         temp_name: str,
     ) -> None:
         """Run 0.8.1's own merge (append, or insert-then-update) from the temp table."""
+        assert self._plan is not None
         temp_table = sqlalchemy.Table(
             temp_name,
             sqlalchemy.MetaData(),
-            *[sqlalchemy.Column(column.name, column.type) for column in table.columns],
+            *[
+                sqlalchemy.Column(column.name, column.type)
+                for column in table.columns
+                if column.name in self._column_sql
+            ],
         )
         self.upsert(
             from_table=temp_table,
