@@ -37,6 +37,8 @@ class Config:
     churn_ops: list[str] = field(default_factory=lambda: ["update", "deactivate", "delete"])
     batch_max_items: int = 30
     cdc_max_objects: int = 1000
+    # > 0: /cdc reports only changes of the last N days (Intuit guarantees 30); 0: everything.
+    cdc_horizon_days: float = 0.0
 
     def update(self, **switches: Any) -> None:
         """Validate and apply switches; nothing changes when one is bad."""
@@ -65,7 +67,7 @@ class Config:
         for name in ("rate_limit", "concurrency_limit", "churn_every", "fault_seed"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
-        for name in ("latency_ms", "latency_per_row_ms", "slow_seconds"):
+        for name in ("latency_ms", "latency_per_row_ms", "slow_seconds", "cdc_horizon_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         if self.retry_after is not None and self.retry_after < 0:
@@ -133,6 +135,7 @@ def _coerce(name: str, value: Any) -> Any:
         "latency_ms": float,
         "latency_per_row_ms": float,
         "slow_seconds": float,
+        "cdc_horizon_days": float,
     }
     if name == "retry_after":
         if value is None or value == "":

@@ -560,6 +560,8 @@ class Emulator:
             )
         company = self.companies[realm]
         budget = self.config.cdc_max_objects
+        if self.config.cdc_horizon_days:
+            since = max(since, now - self.config.cdc_horizon_days * 86400)
         groups: list[bytes] = []
         total_rows = 0
         for name in names:
