@@ -2,10 +2,15 @@
 
 Every wait in the tap goes through :func:`sleep`, so tests patch this one function
 (``monkeypatch.setattr(tap_quickbooks.limits, "sleep", fake)``) and never wait for real.
+Tests that run the tap as a subprocess (e.g. under ``meltano run``) cannot patch it: they
+set the environment variable ``TAP_QUICKBOOKS_MAX_SLEEP_SECONDS`` (``0``: never wait), which
+caps every wait. It is not a setting on purpose: against Intuit a 429 asks for 60 s.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import threading
 import time
@@ -18,10 +23,15 @@ if TYPE_CHECKING:
 THROTTLE_WAIT_SECONDS = 60.0  # Intuit: "wait 60 seconds before retrying" after a 429
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 60.0
+MAX_SLEEP_ENV = "TAP_QUICKBOOKS_MAX_SLEEP_SECONDS"  # caps every wait (subprocess tests)
 
 
 def sleep(seconds: float) -> None:
-    """Block for `seconds` (the single patch point for tests)."""
+    """Block for `seconds` (the single patch point for tests), capped by `MAX_SLEEP_ENV`."""
+    cap = os.environ.get(MAX_SLEEP_ENV)
+    if cap:
+        with contextlib.suppress(ValueError):
+            seconds = min(seconds, max(0.0, float(cap)))
     if seconds > 0:
         time.sleep(seconds)
 
