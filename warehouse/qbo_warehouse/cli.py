@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from qbo_warehouse import reconcile
 from qbo_warehouse.db import DsnError, connect
 from qbo_warehouse.summary import render_json, render_table, summarize
 
@@ -26,12 +27,23 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--dsn", help="Postgres DSN or SQLAlchemy URL (default: $PG_DSN)")
     summary.add_argument("--schema", default="raw", help="schema of the raw tables (default: raw)")
     summary.add_argument("--format", choices=("table", "json"), default="table")
+    reconcile.add_arguments(
+        commands.add_parser(
+            "reconcile", help="compare QuickBooks COUNT(*) with Postgres per stream and window"
+        )
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    if args.command == "reconcile":
+        try:
+            return reconcile.run(args)
+        except reconcile.ReconcileError as exc:
+            print(f"qbo-warehouse: {exc}", file=sys.stderr)
+            return 2
     try:
         with connect(args.dsn) as conn:
             summaries = summarize(conn, schema=args.schema)

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from qbo_emulator.testing import EmulatorServer
+from tap_quickbooks import query
+from tap_quickbooks.auth import TokenStore
+from tap_quickbooks.client import RealmConnection, RequestStats
+
+from qbo_warehouse import cli
+from qbo_warehouse.reconcile import (
+    STREAMS,
+    ReconcileError,
+    load,
+    postgres_dsn,
+    reconcile,
+    render_text,
+    tap_config,
+)
+
+COMPANY = {"seed": 5, "customers": 25, "items": 10, "invoices": 80, "realms": 1}
+DDL = """
+CREATE SCHEMA raw;
+CREATE TABLE raw.{t} (
+    realm_id text, id text, sync_token text, last_updated_time timestamp, payload jsonb,
+    _sdc_deleted_at timestamp
+);
+"""
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with EmulatorServer(**COMPANY) as server:
+        yield server
+
+
+@pytest.fixture
+def config(emu, tmp_path) -> dict:
+    return {
+        "client_id": "qbo-emulator-client",
+        "client_secret": "qbo-emulator-secret",
+        "refresh_token": emu.refresh_token(),
+        "realm_id": emu.realm_ids[0],
+        "api_url": emu.base_url,
+        "auth_url": emu.token_url,
+        "start_date": "2022-01-01",
+        "end_date": "2026-01-01",
+        "window_days": 200,
+        "token_store_path": str(tmp_path / "tokens.json"),
+    }
+
+
+def _load_everything(conn, config) -> None:
+    """Fill raw.qb_* the way the pipeline would (one row per object, UTC timestamps)."""
+    settings = load(config)
+    realm = settings.realm_ids[0]
+    qbo = RealmConnection(settings, realm, TokenStore(settings.token_store_path))
+    rng = query.Range(settings.start_date, settings.end_date)
+    try:
+        for stream in STREAMS:
+            conn.execute(DDL.format(t=stream.table).replace("CREATE SCHEMA raw;", ""))
+            text = query.select_query(
+                stream.entity,
+                rng,
+                start_position=1,
+                max_results=1000,
+                include_inactive=stream.include_inactive,
+            )
+            for obj in qbo.query(text, RequestStats()).get(stream.entity, []):
+                updated = dt.datetime.fromisoformat(obj["MetaData"]["LastUpdatedTime"])
+                conn.execute(
+                    f"INSERT INTO raw.{stream.table} VALUES (%s, %s, %s, %s, %s, NULL)",
+                    (
+                        realm,
+                        obj["Id"],
+                        obj["SyncToken"],
+                        updated.astimezone(dt.UTC).replace(tzinfo=None),
+                        json.dumps(obj),
+                    ),
+                )
+    finally:
+        qbo.close()
+
+
+@pytest.fixture
+def loaded(conn, config):
+    conn.execute("CREATE SCHEMA raw")
+    _load_everything(conn, config)
+    return conn
+
+
+def _windows_not_ok(report) -> list:
+    return [w for s in report.streams for w in s.windows if not w.ok]
+
+
+def test_clean_load_matches_and_the_rotated_token_is_kept(loaded, config, emu) -> None:
+    report = reconcile(loaded, load(config))
+    assert report.ok, render_text(report)
+    assert [s.stream for s in report.streams] == ["invoices", "customers", "items"]
+    assert sum(w.qbo for w in report.streams[1].windows) == COMPANY["customers"]  # inactive too
+    assert report.requests >= 3 * len(report.streams[0].windows)
+    # The emulator rotates on every refresh: the store holds the one that works now.
+    stored = TokenStore(config["token_store_path"]).load()["entries"]
+    assert [e["refresh_token"] for e in stored.values()] == [emu.refresh_token()]
+    assert reconcile(loaded, load(config)).ok  # a second run refreshes from the store
+
+
+def test_lost_stale_duplicate_and_deleted_rows_are_named(loaded, config) -> None:
+    lost = loaded.execute(
+        "DELETE FROM raw.qb_invoices WHERE id ="
+        " (SELECT id FROM raw.qb_invoices ORDER BY last_updated_time LIMIT 1)"
+        " RETURNING id, last_updated_time"
+    ).fetchone()
+    # a row QuickBooks never had, in another window (a swap within one window evens out)
+    loaded.execute(
+        "INSERT INTO raw.qb_invoices SELECT realm_id, '999999', sync_token, last_updated_time,"
+        " payload, NULL FROM raw.qb_invoices ORDER BY last_updated_time DESC LIMIT 1"
+    )
+    loaded.execute("INSERT INTO raw.qb_items SELECT * FROM raw.qb_items LIMIT 1")
+    moved = loaded.execute(
+        "UPDATE raw.qb_customers SET last_updated_time = last_updated_time - interval '400 days'"
+        " WHERE id = (SELECT max(id) FROM raw.qb_customers) RETURNING id"
+    ).fetchone()
+
+    report = reconcile(loaded, load(config))
+    assert not report.ok
+    text = render_text(report)
+    invoices, customers, items = report.streams
+    missing = [w for w in invoices.windows if w.missing]
+    assert [w.missing for w in missing] == [[lost[0]]]
+    assert missing[0].window.start <= lost[1].replace(tzinfo=dt.UTC) < missing[0].window.end
+    assert [i for w in invoices.windows for i in w.deleted_upstream] == ["999999"]
+    assert {i for w in customers.windows for i in w.stale} == {moved[0]}
+    assert len(items.duplicate_keys) == 1
+    assert f"missing in Postgres 1: {lost[0]}" in text
+    assert "deleted upstream 1: 999999" in text
+    assert "duplicate keys 1" in text
+    assert "MISMATCH" in text
+
+    marked = reconcile(loaded, load(config), mark_deleted=True)
+    assert [i for w in marked.streams[0].windows for i in w.marked_deleted] == ["999999"]
+    row = loaded.execute("SELECT _sdc_deleted_at FROM raw.qb_invoices WHERE id = '999999'")
+    assert row.fetchone()[0] is not None
+
+
+def test_cli_exit_codes_and_one_line_setting_errors(loaded, config, pg_dsn, tmp_path, capsys):
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 0
+    out = capsys.readouterr().out
+    assert "reconcile: everything matches" in out
+    assert "qbo-emulator-secret" not in out
+
+    loaded.execute("DELETE FROM raw.qb_items WHERE id = (SELECT min(id) FROM raw.qb_items)")
+    assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+    path.write_text(json.dumps({**config, "window_days": 0}))
+    assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("qbo-warehouse: setting 'window_days'")
+    assert "\n" not in err
+
+
+def test_settings_come_from_the_tap_config_env_and_target_settings(tmp_path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"realm_id": "1", "window_days": 7}')
+    env = {"TAP_QUICKBOOKS_WINDOW_DAYS": "30", "TAP_QUICKBOOKS_CLIENT_ID": "x"}
+    assert tap_config(str(path), env) == {"realm_id": "1", "window_days": "30", "client_id": "x"}
+    with pytest.raises(ReconcileError, match="tap-config"):
+        tap_config(str(tmp_path / "absent.json"), {})
+
+    assert postgres_dsn("postgresql://a@b/c", {"PG_DSN": "x"}) == "postgresql://a@b/c"
+    url = {"TARGET_POSTGRES_SQLALCHEMY_URL": "postgresql+psycopg://u@h/d"}
+    assert postgres_dsn(None, url) == "postgresql+psycopg://u@h/d"
+    parts = {
+        "TARGET_POSTGRES_HOST": "db",
+        "TARGET_POSTGRES_USER": "loader",
+        "TARGET_POSTGRES_PASSWORD": "p@ss",
+        "TARGET_POSTGRES_DATABASE": "wh",
+    }
+    assert postgres_dsn(None, parts) == "postgresql://loader:p%40ss@db:5432/wh"
+    with pytest.raises(ReconcileError, match=r"^dsn: "):
+        postgres_dsn(None, {})
