@@ -28,9 +28,24 @@ QUERY = (
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     cmd = [
-        sys.executable, "-m", "qbo_emulator", "serve", "--port", "0",
-        "--seed", "1", "--customers", "2000", "--items", "200", "--invoices", str(args.invoices),
-        "--rate-limit", "0", "--concurrency-limit", "0",
+        sys.executable,
+        "-m",
+        "qbo_emulator",
+        "serve",
+        "--port",
+        "0",
+        "--seed",
+        "1",
+        "--customers",
+        "2000",
+        "--items",
+        "200",
+        "--invoices",
+        str(args.invoices),
+        "--rate-limit",
+        "0",
+        "--concurrency-limit",
+        "0",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -43,22 +58,27 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
 
 def token(base: str) -> str:
     parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     basic = base64.b64encode(b"qbo-emulator-client:qbo-emulator-secret").decode()
     conn.request(
-        "POST", "/oauth2/v1/tokens/bearer",
+        "POST",
+        "/oauth2/v1/tokens/bearer",
         body="grant_type=refresh_token&refresh_token=qbo-emulator-refresh",
-        headers={"Authorization": f"Basic {basic}",
-                 "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
     )
     body = json.loads(conn.getresponse().read())
     conn.close()
     return str(body["access_token"])
 
 
-def worker(base: str, access: str, starts: list[int], deadline: float, out: list[tuple[int, int, float]]) -> None:
+def worker(
+    base: str, access: str, starts: list[int], deadline: float, out: list[tuple[int, int, float]]
+) -> None:
     parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
     headers = {"Authorization": f"Bearer {access}", "Accept": "application/json"}
     pages = nbytes = 0
     busy = 0.0
@@ -111,8 +131,10 @@ def main() -> int:
         deadline = time.perf_counter() + args.seconds
         began = time.perf_counter()
         threads = [
-            threading.Thread(target=worker, args=(base, access, starts[k::args.connections] or starts,
-                                                   deadline, out))
+            threading.Thread(
+                target=worker,
+                args=(base, access, starts[k :: args.connections] or starts, deadline, out),
+            )
             for k in range(args.connections)
         ]
         for t in threads:
@@ -139,8 +161,10 @@ def main() -> int:
         "mean_latency_ms": round(1000 * busy / max(1, pages), 1),
     }
     print(json.dumps(result))
-    print(f"emulator: {result['pages_per_second']} pages/s of 1000 invoices "
-          f"({result['mb_per_second']} MB/s) over {args.connections} keep-alive connections")
+    print(
+        f"emulator: {result['pages_per_second']} pages/s of 1000 invoices "
+        f"({result['mb_per_second']} MB/s) over {args.connections} keep-alive connections"
+    )
     return 0
 
 

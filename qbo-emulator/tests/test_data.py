@@ -70,7 +70,7 @@ def test_money_has_two_decimals_or_bare_zero() -> None:
 
 def test_pacific_offsets_follow_daylight_saving() -> None:
     c = company()
-    offsets = Counter()
+    offsets: Counter[str] = Counter()
     for row in c.tables["Invoice"].rows.values():
         text = json.loads(c.render("Invoice", row))["MetaData"]["CreateTime"]
         month = int(text[5:7])

@@ -14,8 +14,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def refresh(emu: EmulatorServer, token: str, basic: bool = True, **extra: str) -> requests.Response:
+def refresh(
+    emu: EmulatorServer, token: str, basic: bool = True, hard_expiry: bool = False
+) -> requests.Response:
     data = {"grant_type": "refresh_token", "refresh_token": token}
+    extra = {"x-include-refresh-token-hard-expires-in": "true"} if hard_expiry else {}
     if basic:
         return requests.post(
             emu.token_url,
@@ -44,9 +47,7 @@ def test_success_body_matches_intuit_shape() -> None:
         assert keys_shape(body) == keys_shape(real)
         assert body["token_type"] == "bearer" and body["expires_in"] == 3600
         assert body["x_refresh_token_expires_in"] == 8726400
-        hard = refresh(
-            emu, body["refresh_token"], **{"x-include-refresh-token-hard-expires-in": "true"}
-        ).json()
+        hard = refresh(emu, body["refresh_token"], hard_expiry=True).json()
         assert hard["x_refresh_token_hard_expires_in"] > 0
 
 
