@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import typing as t
 
@@ -15,6 +16,8 @@ if t.TYPE_CHECKING:
 
 CDC_WINDOW = dt.timedelta(days=30)
 CDC_MAX_OBJECTS = 1000
+CDC_MARGIN = dt.timedelta(seconds=60)
+DELETES_CHECKED_AT = "deletes_checked_at"
 
 
 class CustomersStream(QuickBooksStream):
@@ -57,33 +60,38 @@ class InvoicesStream(QuickBooksStream):
         stats: RequestStats,
         totals: StreamTotals,
     ) -> t.Iterable[dict[str, t.Any]]:
-        """Emit CDC tombstones (`status == "Deleted"`); the bookmark does not move."""
+        """Emit CDC tombstones (`status == "Deleted"`); the bookmark does not move.
+
+        CDC is read from the QuickBooks time of the previous run's CDC answer (kept in the
+        partition state as `deletes_checked_at`; older state: the bookmark; first run: this
+        run's start), and the run warns when that is longer ago than CDC's 30 days.
+        """
         realm = context["realm_id"]
         if not self.settings.include_deletes:
             return
-        if bookmark_at_start is None:
-            self.logger.info(
-                "No bookmark yet for %s realm %s: deletes are read from CDC from the next run on",
-                self.name,
-                realm,
-            )
-            return
-        now = dt.datetime.now(dt.UTC)
-        if now - bookmark_at_start > CDC_WINDOW:
+        state = self.get_context_state(context)
+        since = bookmark_at_start or self.connections.run_started_at
+        if isinstance(state.get(DELETES_CHECKED_AT), str):
+            with contextlib.suppress(ValueError):
+                since = dt.datetime.fromisoformat(state[DELETES_CHECKED_AT])
+        asked = dt.datetime.now(dt.UTC)
+        objects, request_payload, server_time = conn.cdc(self.entity, since, stats)
+        now = server_time or asked
+        if now - since > CDC_WINDOW:
             self.logger.warning(
-                "The last sync of %s for realm %s (%s) is older than 30 days: QuickBooks CDC "
-                "cannot report invoices deleted before %s. Run `make reconcile` (a full id "
-                "reconciliation) to mark those rows deleted.",
+                "Deletes of %s for realm %s were last checked at %s, more than 30 days ago: "
+                "QuickBooks CDC cannot report every invoice deleted before %s. Run "
+                "`qbo-warehouse reconcile --mark-deleted` (make reconcile ARGS=--mark-deleted), "
+                "a full id reconciliation, to mark those rows deleted.",
                 self.name,
                 realm,
-                bookmark_at_start.isoformat(),
+                since.isoformat(),
                 (now - CDC_WINDOW).date(),
             )
-        objects, request_payload = conn.cdc(self.entity, bookmark_at_start, stats)
         if len(objects) >= CDC_MAX_OBJECTS:
             self.logger.warning(
                 "CDC returned %d objects for %s realm %s (its limit is %d): some deletes may be "
-                "missing; run `make reconcile` to check",
+                "missing; run `qbo-warehouse reconcile --mark-deleted` to check",
                 len(objects),
                 self.name,
                 realm,
@@ -104,13 +112,18 @@ class InvoicesStream(QuickBooksStream):
                 "last_updated_time": deleted_at,
                 "payload": strip_nul(obj),
                 "ingested_at_utc": ingested,
-                "extract_window_start_utc": bookmark_at_start.isoformat(),
+                "extract_window_start_utc": since.isoformat(),
                 "extract_window_end_utc": ingested,
                 "page_number": None,
                 "page_size": None,
                 "request_payload": request_payload,
                 "_sdc_deleted_at": deleted_at,
             }
+        # Deletes from here on are read next time (a margin for the time the answer took).
+        checked = (now - (dt.datetime.now(dt.UTC) - asked) - CDC_MARGIN).replace(microsecond=0)
+        state[DELETES_CHECKED_AT] = max(checked, since).isoformat()
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
 
 STREAM_TYPES: tuple[type[QuickBooksStream], ...] = (InvoicesStream, CustomersStream, ItemsStream)

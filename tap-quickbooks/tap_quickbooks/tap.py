@@ -11,6 +11,7 @@ from typing_extensions import override
 
 from tap_quickbooks import settings as qbo_settings
 from tap_quickbooks import streams
+from tap_quickbooks.output import FastSingerWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -32,6 +33,7 @@ class TapQuickBooks(Tap):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
+    message_writer_class = FastSingerWriter
     settings: qbo_settings.Settings
 
     config_jsonschema = th.PropertiesList(
