@@ -699,7 +699,7 @@ class HTTPServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             while True:
-                req = await self._read(reader)
+                req = await self._read(reader, writer)
                 if req is None:
                     break
                 try:
@@ -742,14 +742,14 @@ class HTTPServer:
             pass
 
     @staticmethod
-    async def _read(reader: asyncio.StreamReader) -> Request | None:
+    async def _read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, ConnectionError):
             return None
         lines = head.decode("latin-1").split("\r\n")
         try:
-            method, target, _version = lines[0].split(" ", 2)
+            method, target, version = lines[0].split(" ", 2)
         except ValueError:
             return None
         headers: dict[str, str] = {}
@@ -757,6 +757,10 @@ class HTTPServer:
             if ":" in line:
                 key, _, value = line.partition(":")
                 headers[key.strip().lower()] = value.strip()
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if version.strip().upper() == "HTTP/1.0" and "connection" not in headers:
+            headers["connection"] = "close"
         body = b""
         if headers.get("transfer-encoding", "").lower() == "chunked":
             chunks = []
