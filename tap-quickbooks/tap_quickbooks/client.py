@@ -322,6 +322,14 @@ _REGISTRY: weakref.WeakKeyDictionary[object, Connections] = weakref.WeakKeyDicti
 _REGISTRY_LOCK = threading.Lock()
 
 
+def close_connections(owner: object) -> None:
+    """Close the connections of `owner` (end of its run), if it opened any."""
+    with _REGISTRY_LOCK:
+        found = _REGISTRY.pop(owner, None)
+    if found is not None:
+        found.close()
+
+
 def connections_for(owner: object, settings: Settings) -> Connections:
     """The `Connections` shared by everything belonging to `owner` (the tap instance)."""
     with _REGISTRY_LOCK:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tap_quickbooks import limits
+from tap_quickbooks.client import close_connections
 from tap_quickbooks.tap import TapQuickBooks
 
 if t.TYPE_CHECKING:
@@ -97,6 +98,8 @@ def run_tap(
             if raise_errors:
                 raise
             error = exc
+        finally:
+            close_connections(tap)
     out = buffer.getvalue()
     messages = [json.loads(line) for line in out.splitlines() if line.strip()]
     records: dict[str, list[dict[str, t.Any]]] = {}
