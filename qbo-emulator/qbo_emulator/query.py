@@ -547,13 +547,14 @@ class Executor:
         if order == [("MetaData.LastUpdatedTime", True)]:
             rows.reverse()
         else:
+            rows.sort(key=lambda r: r.id)  # ties keep Id order
             for prop, desc in reversed(order):
                 getter = _getter(self.company, p.entity, prop)
 
-                def key(r: Row, g: Callable[[Row], Any] = getter) -> tuple[tuple[int, Any], int]:
-                    return _sort_key(g(r)), r.id
+                def key(r: Row, g: Callable[[Row], Any] = getter) -> tuple[int, Any]:
+                    return _sort_key(g(r))
 
-                rows.sort(key=key, reverse=desc)
+                rows.sort(key=key, reverse=desc)  # stable: earlier keys win
         return None, rows[start : start + p.max]
 
     @staticmethod

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from qbo_emulator.data import Row
 
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+#: The latency model's sleep (a module attribute so tests can record instead of waiting).
+sleep = asyncio.sleep
 ADMIN_PREFIX = "/__emulator__/"
 REASONS = {
     200: "OK",
@@ -290,9 +292,9 @@ class Emulator:
             resp = self.route(req, realm, parts[4:])
             delay = self.config.latency_ms + resp.rows * self.config.latency_per_row_ms
             if delay > 0:
-                await asyncio.sleep(delay / 1000)
+                await sleep(delay / 1000)
             if fault == "slow":
-                await asyncio.sleep(self.config.slow_seconds)
+                await sleep(self.config.slow_seconds)
             if fault in ("reset", "truncate"):
                 resp.action = fault
             return resp

@@ -164,3 +164,37 @@ def test_admin_http_endpoints() -> None:
         tokens = requests.get(f"{base}/tokens", timeout=10).json()
         assert tokens[realm] == f"qbo-emulator-refresh-{realm}"
         assert requests.get(f"{base}/stats", timeout=10).json()["requests"]["admin"] >= 5
+
+
+def test_latency_model_per_request_and_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr("qbo_emulator.server.sleep", record)
+    with small(latency_ms=50, latency_per_row_ms=2) as emu:
+        api = Api(emu)
+        assert (
+            api.query("select * from Invoice maxresults 10").json()["QueryResponse"]["maxResults"]
+            == 10
+        )
+        assert api.query("select count(*) from Invoice").status_code == 200
+        emu.configure(latency_ms=0, latency_per_row_ms=0)
+        api.query("select * from Invoice maxresults 10")
+    assert delays == [pytest.approx(0.07), pytest.approx(0.05)]
+
+
+def test_missing_bearer_gets_xml_authentication_fault() -> None:
+    with small() as emu:
+        resp = requests.get(
+            f"{emu.base_url}/v3/company/{emu.realm_ids[0]}/query",
+            params={"query": "select * from Item"},
+            timeout=10,
+        )
+        assert resp.status_code == 401
+        real = fixture_text("error__intuit-oauth-jsclient-issue91__401_general_auth_failure.xml")
+        assert xml_fault(resp.text) == xml_fault(real)
+        assert emu.stats()["auth_failures"] == 1
+        emu.reset_stats()
+        assert emu.stats()["auth_failures"] == 0

@@ -193,3 +193,24 @@ def test_in_and_comparisons_on_other_fields(company: Company) -> None:
 def test_other_qbo_entities_are_valid_but_empty(company: Company) -> None:
     assert run(company, "SELECT * FROM Vendor WHERE Active IN (true, false)") == (None, [])
     assert run(company, "SELECT COUNT(*) FROM Payment")[0] == 0
+
+
+def test_time_window_and_multi_key_order(company: Company) -> None:
+    rows = company.tables["Invoice"].rows.values()
+    lo, hi = "2023-01-01T00:00:00-08:00", "2024-01-01T00:00:00-08:00"
+    window = (
+        f"MetaData.LastUpdatedTime >= '{lo}' AND Metadata.LastUpdatedTime < '2024-01-01T08:00:00Z'"
+    )
+    total, _ = run(company, f"SELECT COUNT(*) FROM Invoice WHERE {window}")
+    start, end = 1672560000, 1704096000  # the same two instants
+    expected = sorted(r.id for r in rows if start <= r.lut < end)
+    assert total == len(expected) > 0
+    _, got = run(
+        company,
+        f"SELECT * FROM Invoice WHERE {window} ORDER BY MetaData.LastUpdatedTime ASC, Id DESC "
+        "MAXRESULTS 1000",
+    )
+    assert sorted(got) == expected
+    keys = [(company.tables["Invoice"].rows[i].lut, -i) for i in got]
+    assert keys == sorted(keys)
+    assert hi  # the window's upper bound written two ways: -08:00 and Z
