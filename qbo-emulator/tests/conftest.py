@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +20,17 @@ CLIENT = ("qbo-emulator-client", "qbo-emulator-secret")
 
 
 def _fixtures_dir() -> Path:
+    override = os.environ.get("QBO_FIXTURES_DIR")
+    if override:
+        return Path(override)
     here = Path(__file__).resolve()
     for parent in here.parents:
         candidate = parent / "shared" / "qbo" / "fixtures"
         if candidate.is_dir():
             return candidate
-    raise RuntimeError("the shared QBO fixtures folder (shared/qbo/fixtures) was not found")
+    raise RuntimeError(
+        "the shared QBO fixtures folder (shared/qbo/fixtures) was not found; set QBO_FIXTURES_DIR"
+    )
 
 
 FIXTURES = _fixtures_dir()
