@@ -1,7 +1,7 @@
 """Lean JSON handling for the fast path.
 
-Singer lines are parsed once with the standard library's C scanner, keeping every
-JSON float as an :class:`orjson.Fragment` of its literal text. ``orjson`` writes a
+Singer lines are parsed once with msgspec, keeping every JSON float as an
+:class:`orjson.Fragment` of its literal text. ``orjson`` writes a
 fragment back verbatim, so a JSONB value is stored from the very digits the tap
 sent (``100.00`` stays ``100.00``), exactly as the stock sink stores it after its
 ``Decimal`` round trip, at a fraction of the cost.
@@ -10,15 +10,15 @@ sent (``100.00`` stays ``100.00``), exactly as the stock sink stores it after it
 from __future__ import annotations
 
 import decimal
-import json
 import typing as t
 
+import msgspec
 import orjson
 
 __all__ = [
     "Fragment",
-    "NonFiniteConstantError",
     "dump_jsonb",
+    "json_default",
     "fragment_literal",
     "loads_fragments",
     "to_stock_value",
@@ -27,27 +27,22 @@ __all__ = [
 Fragment = orjson.Fragment
 
 
-class NonFiniteConstantError(ValueError):
-    """Raised for ``NaN``/``Infinity`` literals, which the fast path leaves to stock."""
-
-
-def _reject_constant(name: str) -> t.NoReturn:
-    raise NonFiniteConstantError(name)
-
-
-_DECODER = json.JSONDecoder(
-    parse_float=orjson.Fragment,
-    parse_constant=_reject_constant,
-)
+_DECODER = msgspec.json.Decoder(float_hook=orjson.Fragment)
 
 
 def loads_fragments(line: str) -> t.Any:
     """Parse one JSON document, keeping floats as literal fragments.
 
+    msgspec rejects what the fast path must not see (``NaN``/``Infinity``, lone
+    surrogates); such lines are left to the stock reader.
+
     Raises:
-        ValueError: if the line is not JSON or holds a non-finite constant.
+        ValueError: if the line cannot be parsed this way.
     """
-    return _DECODER.decode(line)
+    try:
+        return _DECODER.decode(line)
+    except msgspec.DecodeError as ex:
+        raise ValueError(str(ex)) from ex
 
 
 def fragment_literal(value: orjson.Fragment) -> str:
@@ -66,7 +61,8 @@ def to_stock_value(value: t.Any) -> t.Any:
     return value
 
 
-def _default(value: t.Any) -> t.Any:
+def json_default(value: t.Any) -> t.Any:
+    """orjson ``default``: a Decimal is written as ``str(Decimal)``."""
     if isinstance(value, decimal.Decimal):
         # simplejson(use_decimal=True) writes str(Decimal); so do we.
         return orjson.Fragment(str(value))
@@ -82,7 +78,7 @@ def dump_jsonb(value: t.Any, stock_serializer: t.Callable[[t.Any], str]) -> str:
     surrogates, non-finite Decimals) go through the stock serializer unchanged.
     """
     try:
-        return orjson.dumps(value, default=_default).decode()
+        return orjson.dumps(value, default=json_default).decode()
     except (orjson.JSONEncodeError, TypeError):
         return stock_serializer(to_stock_value(value))
 

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
 import functools
 import time
 import typing as t
 import uuid
 
+import orjson
 import sqlalchemy
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
@@ -43,7 +45,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from target_postgres.sinks import PostgresSink
 from typing_extensions import override
 
-from target_postgres_fast.encoding import Fragment, dump_jsonb, to_stock_value
+from target_postgres_fast.encoding import (
+    Fragment,
+    dump_jsonb,
+    json_default,
+    to_stock_value,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -67,10 +74,25 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
+# Values the stock reader and the lean reader build alike; bound unchanged.
+_AS_IS = frozenset(
+    {str, int, bool, type(None), decimal.Decimal, dt.datetime, dt.date, dt.time}
+)
+
+
 def _timestamp(value: t.Any) -> t.Any:
-    """Normalise an aware datetime to naive UTC for a timestamp column."""
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(_UTC).replace(tzinfo=None)
+    """Bring an aware datetime to UTC for a ``timestamp without time zone`` column.
+
+    COPY ignores the offset written after an aware value, so a UTC value can go
+    as it is; any other offset is converted first.
+    """
+    if type(value) is dt.datetime:
+        zone = value.tzinfo
+        if zone is None or zone is _UTC:
+            return value
+        return value.astimezone(_UTC)
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is None else value.astimezone(_UTC)
     return _plain(value)
 
 
@@ -202,11 +224,18 @@ class FastPostgresSink(PostgresSink):
             return {str(row[0]): str(row[1]) for row in result}
 
     def _build_plan(self) -> list[tuple[str, Converter]]:
-        """One converter per schema column, mirroring the stock ``_do_copy``."""
+        """One converter per schema column, mirroring the stock ``_do_copy``.
+
+        Columns are grouped by converter (the COPY column list follows the plan),
+        so the common kinds are converted without a call per value.
+        """
         dialect = self.connector._engine.dialect
         live_types = self._live_column_types()
         serializer = self.connector.serialize_json
-        plan: list[tuple[str, Converter]] = []
+        plain: list[str] = []
+        timestamps: list[str] = []
+        jsons: list[str] = []
+        others: list[tuple[str, Converter]] = []
         self._column_sql = {}
         for column in self.column_representation(self.schema):
             # The staging table takes the live column's type, as stock's does.
@@ -214,20 +243,29 @@ class FastPostgresSink(PostgresSink):
                 column.name, str(column.type.compile(dialect=dialect))
             )
             processor = column.type.bind_processor(dialect)
-            converter: Converter
             if isinstance(column.type, JSONB):
-
-                def converter(value: t.Any) -> str:
-                    return dump_jsonb(value, serializer)
-
+                jsons.append(column.name)
             elif processor is not None:
-                converter = _with_processor(processor)
+                others.append((column.name, _with_processor(processor)))
             elif live_types.get(column.name) == "timestamp without time zone":
-                converter = _timestamp
+                timestamps.append(column.name)
             else:
-                converter = _plain
-            plan.append((column.name, converter))
-        return plan
+                plain.append(column.name)
+        self._plain_columns = plain
+        self._timestamp_columns = timestamps
+        self._json_columns = jsons
+        self._other_columns = others
+        self._serializer = serializer
+
+        def as_json(value: t.Any) -> str:
+            return dump_jsonb(value, serializer)
+
+        return (
+            [(name, _plain) for name in plain]
+            + [(name, _timestamp) for name in timestamps]
+            + [(name, as_json) for name in jsons]
+            + others
+        )
 
     def _key_of(self, record: dict[str, t.Any]) -> tuple[t.Any, ...]:
         return tuple(_plain(record[key]) for key in self.key_properties)
@@ -274,17 +312,29 @@ class FastPostgresSink(PostgresSink):
         stream = self._stream
         if stream is None:
             stream = self._stream = self._open_stream()
-        sanitize = self.connector.sanitize_null_text_characters
-        row: list[t.Any] = []
-        append = row.append
-        for name, convert in self._plan:
-            value = record.get(name)
-            if sanitize:
-                value = self.sanitize_null_text_characters(value)
-            append(convert(value))
+        get: t.Callable[[str], t.Any] = record.get
+        if self.connector.sanitize_null_text_characters:
+            sanitize = self.sanitize_null_text_characters
+
+            def get(name: str) -> t.Any:
+                return sanitize(record.get(name))
+
+        row = [
+            value if type(value) in _AS_IS else _plain(value)
+            for value in map(get, self._plain_columns)
+        ]
+        row += [_timestamp(get(name)) for name in self._timestamp_columns]
+        serializer = self._serializer
+        for name in self._json_columns:
+            value = get(name)
+            try:
+                row.append(orjson.dumps(value, default=json_default).decode())
+            except (orjson.JSONEncodeError, TypeError):
+                row.append(dump_jsonb(value, serializer))
+        row += [convert(get(name)) for name, convert in self._other_columns]
         sequence = stream.rows
         stream.rows += 1
-        append(sequence)
+        row.append(sequence)
         stream.copy.write_row(row)
         if not self.append_only:
             # Stock keeps the last record per key tuple of the batch.
