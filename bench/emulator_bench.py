@@ -14,6 +14,7 @@ import argparse
 import base64
 import http.client
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -54,6 +55,17 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         raise SystemExit(f"emulator did not start: {line!r}")
     return proc, line.split(" ", 1)[1]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick
 
 
 def token(base: str) -> str:
@@ -128,6 +140,7 @@ def main() -> int:
         warm: list[tuple[int, int, float]] = []
         worker(base, access, starts[:3], time.perf_counter() + 1.0, warm)
         out: list[tuple[int, int, float]] = []
+        cpu_before = cpu_seconds(proc.pid) if proc is not None else None
         deadline = time.perf_counter() + args.seconds
         began = time.perf_counter()
         threads = [
@@ -142,6 +155,7 @@ def main() -> int:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - began
+        cpu_after = cpu_seconds(proc.pid) if proc is not None else None
     finally:
         if proc is not None:
             proc.terminate()
@@ -159,11 +173,20 @@ def main() -> int:
         "mb_per_second": round(nbytes / elapsed / 1e6, 1),
         "mean_page_bytes": nbytes // max(1, pages),
         "mean_latency_ms": round(1000 * busy / max(1, pages), 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
+    if cpu_before is not None and cpu_after is not None and pages:
+        per_page = (cpu_after - cpu_before) / pages
+        result["server_cpu_ms_per_page"] = round(1000 * per_page, 2)
+        # what one core would serve if the server had it to itself
+        result["pages_per_cpu_second"] = round(1 / per_page, 1) if per_page else None
     print(json.dumps(result))
     print(
         f"emulator: {result['pages_per_second']} pages/s of 1000 invoices "
-        f"({result['mb_per_second']} MB/s) over {args.connections} keep-alive connections"
+        f"({result['mb_per_second']} MB/s) over {args.connections} keep-alive connections; "
+        f"server CPU {result.get('server_cpu_ms_per_page')} ms/page "
+        f"(= {result.get('pages_per_cpu_second')} pages per CPU-second); "
+        f"load average {result['load_average_1m']}"
     )
     return 0
 
