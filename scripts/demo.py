@@ -227,7 +227,9 @@ def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
         # A fresh database: start from scratch even if an earlier demo saved state.
         meltano("state", "clear", "--force", STATE_ID, env=env)
     say("running: meltano --environment=demo run tap-quickbooks target-postgres")
-    return meltano("run", "tap-quickbooks", "target-postgres", env=env)
+    # --force: a demo killed earlier leaves its job marked running for 5 minutes; two demos
+    # cannot overlap anyway (the second cannot bind the emulator's port).
+    return meltano("run", "--force", "tap-quickbooks", "target-postgres", env=env)
 
 
 def report(
