@@ -65,6 +65,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--churn-ops", help="comma list of update,deactivate,delete,create")
     serve.add_argument("--batch-max-items", type=int)
     serve.add_argument("--cdc-max-objects", type=int)
+    serve.add_argument(
+        "--cdc-horizon-days",
+        type=float,
+        help="CDC reports only changes of the last N days (0 = all)",
+    )
 
     truth = sub.add_parser("truth", help="print the ids/SyncTokens the company starts with")
     company(truth)
@@ -90,6 +95,7 @@ SWITCHES = (
     "churn_ops",
     "batch_max_items",
     "cdc_max_objects",
+    "cdc_horizon_days",
 )
 
 

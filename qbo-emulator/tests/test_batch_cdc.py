@@ -145,3 +145,14 @@ def test_cdc_caps_at_1000_objects() -> None:
 def test_cdc_requires_changed_since(api: Api) -> None:
     resp = api.get("cdc", entities="Invoice")
     assert resp.status_code == 400 and "Fault" in resp.json()
+
+
+def test_cdc_horizon_cuts_off_older_changes() -> None:
+    with EmulatorServer(seed=2, customers=20, items=10, invoices=50, cdc_horizon_days=30) as emu:
+        api = Api(emu)
+        realm = emu.realm_ids[0]
+        changed = emu.mutate(realm, "Customer", "update", "3")
+        body = api.get("cdc", entities="Invoice,Customer", changedSince="2021-01-01T00:00:00Z")
+        groups = body.json()["CDCResponse"][0]["QueryResponse"]
+        assert groups[0] == {}  # seeded invoices are older than 30 days
+        assert [c["Id"] for c in groups[1]["Customer"]] == [changed]
