@@ -1,3 +1,4 @@
+# ruff: noqa: UP031 (the JSON templates use %-formatting: braces clash with format)
 """Stock target-postgres 0.8.1 vs target-postgres-fast on the same Singer file.
 
 Generates N RECORD messages shaped like the tap's invoice envelope (about 2.3 KB
@@ -68,8 +69,16 @@ def _invoice(rnd: random.Random, n: int, updated: str) -> str:
             '"Amount":%s,"DetailType":"SalesItemLineDetail","SalesItemLineDetail":'
             '{"ItemRef":{"value":"%d","name":"Item %d"},"UnitPrice":%s,"Qty":%d,'
             '"TaxCodeRef":{"value":"NON"}}}'
-            % (i, i, rnd.randint(1, 999), amount, rnd.randint(1, 300),
-               rnd.randint(1, 300), amount, rnd.randint(1, 9))
+            % (
+                i,
+                i,
+                rnd.randint(1, 999),
+                amount,
+                rnd.randint(1, 300),
+                rnd.randint(1, 300),
+                amount,
+                rnd.randint(1, 9),
+            )
         )
     total = _money(rnd)
     return (
@@ -86,9 +95,22 @@ def _invoice(rnd: random.Random, n: int, updated: str) -> str:
         '"DueDate":"2024-03-20","TotalAmt":%s,"ApplyTaxAfterDiscount":false,'
         '"PrintStatus":"NeedToPrint","EmailStatus":"NotSet","BillEmail":'
         '{"Address":"customer%d@example.com"},"Balance":%s}'
-        % (n, updated, updated, rnd.randint(1, 999), 1000 + n, ",".join(lines),
-           total, rnd.randint(1, 2000), rnd.randint(1, 2000), rnd.randint(1, 9999),
-           rnd.randint(1, 9999), total, n, rnd.choice([total, "0"]))
+        % (
+            n,
+            updated,
+            updated,
+            rnd.randint(1, 999),
+            1000 + n,
+            ",".join(lines),
+            total,
+            rnd.randint(1, 2000),
+            rnd.randint(1, 2000),
+            rnd.randint(1, 9999),
+            rnd.randint(1, 9999),
+            total,
+            n,
+            rnd.choice([total, "0"]),
+        )
     )
 
 
@@ -97,8 +119,17 @@ def generate(path: Path, records: int, seed: int = 1) -> int:
     rnd = random.Random(seed)
     size = 0
     with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA,
-                              "key_properties": ["realm_id", "id"]}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "type": "SCHEMA",
+                    "stream": STREAM,
+                    "schema": SCHEMA,
+                    "key_properties": ["realm_id", "id"],
+                }
+            )
+            + "\n"
+        )
         for n in range(1, records + 1):
             updated = f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00"
             page, offset = divmod(n - 1, 1000)
@@ -113,35 +144,56 @@ def generate(path: Path, records: int, seed: int = 1) -> int:
                 'MetaData.LastUpdatedTime STARTPOSITION %d MAXRESULTS 1000",'
                 '"minorversion":75,"start_position":%d,"max_results":1000,'
                 '"endpoint":"query"},"_sdc_deleted_at":null}'
-                % (REALM, n, updated, _invoice(rnd, n, updated + "-08:00"), n % 1000000,
-                   page + 1, page * 1000 + 1, page * 1000 + 1)
+                % (
+                    REALM,
+                    n,
+                    updated,
+                    _invoice(rnd, n, updated + "-08:00"),
+                    n % 1000000,
+                    page + 1,
+                    page * 1000 + 1,
+                    page * 1000 + 1,
+                )
             )
-            line = ('{"type":"RECORD","stream":"%s","record":%s,'
-                    '"time_extracted":"2026-01-01T00:00:00+00:00"}\n' % (STREAM, record))
+            line = (
+                '{"type":"RECORD","stream":"%s","record":%s,'
+                '"time_extracted":"2026-01-01T00:00:00+00:00"}\n' % (STREAM, record)
+            )
             size += len(line.encode())
             out.write(line)
             del offset
             if n % 1000 == 0:
-                out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {
-                    STREAM: {"replication_key_value": updated + "+00:00"}}}}) + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "type": "STATE",
+                            "value": {
+                                "bookmarks": {STREAM: {"replication_key_value": updated + "+00:00"}}
+                            },
+                        }
+                    )
+                    + "\n"
+                )
     return size // max(records, 1)
 
 
-def run_target(code: str, config: dict[str, t.Any], input_path: Path, workdir: Path
-               ) -> tuple[float, int, int]:
-    """Run one target; return (seconds, peak RSS in KB, return code)."""
+def run_target(
+    code: str, config: dict[str, t.Any], input_path: Path, workdir: Path
+) -> tuple[float, float, int, int]:
+    """Run one target; return (seconds, CPU seconds, peak RSS in KB, return code)."""
     config_path = workdir / f"config-{uuid.uuid4().hex}.json"
     config_path.write_text(json.dumps(config))
     with open(os.devnull, "w") as devnull, open(workdir / "stderr.log", "a") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-c", code, "--config", str(config_path),
-             "--input", str(input_path)],
-            stdout=devnull, stderr=err,
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "--config", str(config_path), "--input", str(input_path)],
+            stdout=devnull,
+            stderr=err,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
-    return elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return elapsed, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
 def checksum(conn: psycopg.Connection[t.Any], schema: str) -> tuple[int, str]:
@@ -158,8 +210,10 @@ def checksum(conn: psycopg.Connection[t.Any], schema: str) -> tuple[int, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=50_000)
-    parser.add_argument("--dsn", default=os.environ.get(
-        "QBO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("QBO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--only", choices=["stock", "fast"], default=None)
     args = parser.parse_args()
     if args.records < 1:
@@ -167,9 +221,8 @@ def main() -> int:
     url = "postgresql+psycopg://" + args.dsn.split("://", 1)[1]
     prefix = f"target_bench_{uuid.uuid4().hex[:8]}"
     results = []
-    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(
-        args.dsn, autocommit=True
-    ) as conn:
+    load_before = f"{os.getloadavg()[0]:.1f}"
+    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(args.dsn, autocommit=True) as conn:
         workdir = Path(tmp)
         input_path = workdir / "invoices.jsonl"
         mean = generate(input_path, args.records)
@@ -179,26 +232,38 @@ def main() -> int:
                 if args.only and (args.only == "fast") != (i == 1):
                     continue
                 schema = f"{prefix}_{i}"
-                config = {"sqlalchemy_url": url, "default_target_schema": schema,
-                          "use_copy": True, "validate_records": False}
-                seconds, rss_kb, code_ = run_target(code, config, input_path, workdir)
+                config = {
+                    "sqlalchemy_url": url,
+                    "default_target_schema": schema,
+                    "use_copy": True,
+                    "validate_records": False,
+                }
+                seconds, cpu, rss_kb, code_ = run_target(code, config, input_path, workdir)
                 if code_ != 0:
                     print((workdir / "stderr.log").read_text()[-3000:], file=sys.stderr)
                     print(f"{label} failed with exit code {code_}", file=sys.stderr)
                     return 1
                 count, digest = checksum(conn, schema)
-                results.append((label, seconds, rss_kb, count, digest))
+                results.append((label, seconds, cpu, rss_kb, count, digest))
         finally:
             for i in range(len(TARGETS)):
                 conn.execute(f'DROP SCHEMA IF EXISTS "{prefix}_{i}" CASCADE')
-    print(f"python {platform.python_version()}, {platform.platform()}, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")
-    print(f"{'target':32} {'rows/s':>9} {'seconds':>8} {'peak RSS MB':>12} {'rows':>7}")
-    for label, seconds, rss_kb, count, _ in results:
-        print(f"{label:32} {args.records / seconds:9.0f} {seconds:8.1f} "
-              f"{rss_kb / 1024:12.0f} {count:7d}")
+    print(
+        f"python {platform.python_version()}, {platform.platform()}, "
+        f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}"
+    )
+    print(f"load average before/after: {load_before} / {os.getloadavg()[0]:.1f}")
+    print(
+        f"{'target':32} {'rows/s':>9} {'seconds':>8} {'target CPU s':>13} "
+        f"{'peak RSS MB':>12} {'rows':>7}"
+    )
+    for label, seconds, cpu, rss_kb, count, _ in results:
+        print(
+            f"{label:32} {args.records / seconds:9.0f} {seconds:8.1f} {cpu:13.1f} "
+            f"{rss_kb / 1024:12.0f} {count:7d}"
+        )
     if len(results) == 2:
-        same = results[0][3:] == results[1][3:]
+        same = results[0][4:] == results[1][4:]
         print("stored rows identical (checksum):", "yes" if same else "NO")
         print(f"speed-up: {results[0][1] / results[1][1]:.2f}x")
         return 0 if same else 1

@@ -18,8 +18,8 @@ import orjson
 __all__ = [
     "Fragment",
     "dump_jsonb",
-    "json_default",
     "fragment_literal",
+    "json_default",
     "loads_fragments",
     "to_stock_value",
 ]
@@ -81,4 +81,3 @@ def dump_jsonb(value: t.Any, stock_serializer: t.Callable[[t.Any], str]) -> str:
         return orjson.dumps(value, default=json_default).decode()
     except (orjson.JSONEncodeError, TypeError):
         return stock_serializer(to_stock_value(value))
-

@@ -6,10 +6,9 @@ import typing as t
 from collections import Counter, defaultdict
 
 from singer_sdk.singerlib.encoding import SimpleSingerReader
+from typing_extensions import override
 
 from target_postgres_fast.encoding import loads_fragments
-
-from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,7 +50,7 @@ class FastSingerReader(SimpleSingerReader):
     def process_lines(
         self,
         file_input: t.IO[str] | None,
-        callbacks: dict[str, Callable[[dict], None]],
+        callbacks: dict[str, Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         """Process Singer lines like the stock reader, parsing records once."""
         stats: dict[str, int] = defaultdict(int)

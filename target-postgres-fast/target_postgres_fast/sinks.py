@@ -61,7 +61,7 @@ if t.TYPE_CHECKING:
 
 __all__ = ["FastPostgresSink"]
 
-_UTC = dt.timezone.utc
+_UTC = dt.UTC
 _SEQ_COLUMN = "_tpf_seq"
 
 Converter = t.Callable[[t.Any], t.Any]
@@ -188,6 +188,7 @@ class FastPostgresSink(PostgresSink):
                 continue
             if value is None:
                 continue
+            parsed: t.Any
             try:
                 if kind == "time":
                     parsed = time_fromisoformat(value)
@@ -201,6 +202,7 @@ class FastPostgresSink(PostgresSink):
                 )
             record[key] = parsed
 
+    @override
     def setup(self) -> None:
         """Create or adapt the table as stock does, then plan the row conversion."""
         super().setup()
@@ -295,7 +297,7 @@ class FastPostgresSink(PostgresSink):
                 [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
             )
             cursor = connection.connection.cursor()
-            copy_context = cursor.copy(  # type: ignore[attr-defined]
+            copy_context = cursor.copy(
                 f"COPY {quote(temp_name)} ({columns}) FROM STDIN"
             )
             copy = copy_context.__enter__()
@@ -305,7 +307,10 @@ class FastPostgresSink(PostgresSink):
             raise
         return _Stream(connection, transaction, temp_name, copy_context, copy)
 
-    def process_record(self, record: dict[str, t.Any], context: dict) -> None:
+    @override
+    def process_record(
+        self, record: dict[str, t.Any], context: dict[str, t.Any]
+    ) -> None:
         """Convert the record to its COPY row and stream it to Postgres now."""
         if self._plan is None:
             self._plan = self._build_plan()
@@ -344,7 +349,8 @@ class FastPostgresSink(PostgresSink):
                 self._superseded.append(previous)
             self._row_for_key[key] = sequence
 
-    def process_batch(self, context: dict) -> None:
+    @override
+    def process_batch(self, context: dict[str, t.Any]) -> None:
         """Finish the COPY, then prepare the table and merge, in one transaction."""
         for record in context.get("records", ()):
             # BATCH-message files arrive as plain records.
@@ -380,14 +386,14 @@ class FastPostgresSink(PostgresSink):
         finally:
             stream.connection.close()
         self.logger.info(
-            "Loaded %d rows (%d superseded in the batch): COPY end %.2fs, "
-            "merge %.2fs",
+            "Loaded %d rows (%d superseded in the batch): COPY end %.2fs, merge %.2fs",
             stream.rows,
             len(superseded),
             copied - started,
             time.perf_counter() - copied,
         )
 
+    @override
     def clean_up(self) -> None:
         """Abandon a batch that was never drained, then clean up as stock does."""
         stream, self._stream = self._stream, None

@@ -10,14 +10,14 @@ import time
 import typing as t
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
 
-DSN = os.environ.get(
-    "QBO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+DSN = os.environ.get("QBO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 STOCK = "from target_postgres.target import TargetPostgres as T; T.cli()"
 FAST = "from target_postgres_fast.target import TargetPostgresFast as T; T.cli()"
@@ -105,7 +105,9 @@ class Harness:
     ) -> tuple[Run, Run, str, str]:
         stock_schema = self.schema(f"{label}_stock")
         fast_schema = self.schema(f"{label}_fast")
-        stock = self.run("stock", messages, stock_schema, **{**config, **(stock_config or {})})
+        stock = self.run(
+            "stock", messages, stock_schema, **{**config, **(stock_config or {})}
+        )
         fast = self.run("fast", messages, fast_schema, **config)
         return stock, fast, stock_schema, fast_schema
 
@@ -149,7 +151,7 @@ class Harness:
             for n in names
         )
         rows = self.conn.execute(
-            f'SELECT {select} FROM "{schema}"."{table}"'  # noqa: S608 (test-owned names)
+            f'SELECT {select} FROM "{schema}"."{table}"'
         ).fetchall()
         return sorted(rows, key=lambda r: tuple("" if v is None else v for v in r))
 
@@ -157,7 +159,7 @@ class Harness:
         return [
             r[0]
             for r in self.conn.execute(
-                f'SELECT "{column}" FROM "{schema}"."{table}"'  # noqa: S608
+                f'SELECT "{column}" FROM "{schema}"."{table}"'
             ).fetchall()
         ]
 
@@ -194,7 +196,12 @@ def session_prefix(pg: psycopg.Connection[t.Any]) -> t.Iterator[str]:
 
 @pytest.fixture
 def harness(
-    pg: psycopg.Connection[t.Any], session_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+    pg: psycopg.Connection[t.Any],
+    session_prefix: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Harness:
-    label = "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:30]
+    label = "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[
+        :30
+    ]
     return Harness(prefix=f"{session_prefix}_{label}", tmp_path=tmp_path, conn=pg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import typing as t
 
@@ -54,12 +55,12 @@ def payload_json(rnd: random.Random, invoice_id: str, sync_token: str) -> str:
     """A QBO-like invoice as JSON text, with literal decimals."""
     amount = rnd.choice(AMOUNTS)
     lines = ",".join(
-        '{"Id":"%d","LineNum":%d,"Description":"Caf\\u00e9 l\'\\u00e9t\\u00e9 \\u2603 %s",'
+        '{"Id":"%d","LineNum":%d,'
+        '"Description":"Caf\\u00e9 l\'\\u00e9t\\u00e9 \\u2603 %s",'
         '"Amount":%s,"DetailType":"SalesItemLineDetail","SalesItemLineDetail":'
         '{"ItemRef":{"value":"5","name":"Rock Fountain"},"UnitPrice":%s,"Qty":%d,'
         '"TaxCodeRef":{"value":"TAX"}}}'
-        % (n, n, NASTY, rnd.choice(AMOUNTS),
-           rnd.choice(AMOUNTS), rnd.randint(0, 5))
+        % (n, n, NASTY, rnd.choice(AMOUNTS), rnd.choice(AMOUNTS), rnd.randint(0, 5))
         for n in range(1, rnd.randint(2, 4))
     )
     return (
@@ -72,7 +73,7 @@ def payload_json(rnd: random.Random, invoice_id: str, sync_token: str) -> str:
     )
 
 
-def record_line(  # noqa: PLR0913
+def record_line(
     invoice_id: str,
     sync_token: str,
     rnd: random.Random,
@@ -85,7 +86,9 @@ def record_line(  # noqa: PLR0913
     version: int | None = None,
     extra: str = "",
 ) -> str:
-    payload_text = payload if payload is not None else payload_json(rnd, invoice_id, sync_token)
+    payload_text = (
+        payload if payload is not None else payload_json(rnd, invoice_id, sync_token)
+    )
     deleted = "null" if deleted_at is None else f'"{deleted_at}"'
     record = (
         '{"realm_id":"%s","id":"%s","sync_token":"%s","last_updated_time":"%s",'
@@ -93,13 +96,21 @@ def record_line(  # noqa: PLR0913
         '"extract_window_start_utc":"2024-03-01T00:00:00+00:00",'
         '"extract_window_end_utc":"2024-03-02T00:00:00+00:00","page_number":%d,'
         '"page_size":1000,"request_payload":{"query":"SELECT * FROM Invoice WHERE '
-        "MetaData.LastUpdatedTime >= '2024-03-01T00:00:00Z'\",\"minorversion\":75,"
+        'MetaData.LastUpdatedTime >= \'2024-03-01T00:00:00Z\'","minorversion":75,'
         '"start_position":1,"max_results":1000,"endpoint":"query"},'
         '"_sdc_deleted_at":%s%s}'
-        % (REALM, invoice_id, sync_token, updated, payload_text,
-           rnd.randint(1, 9), deleted, extra)
+        % (
+            REALM,
+            invoice_id,
+            sync_token,
+            updated,
+            payload_text,
+            rnd.randint(1, 9),
+            deleted,
+            extra,
+        )
     )
-    parts = [f'"type":"RECORD"', f'"stream":"{stream}"', f'"record":{record}']
+    parts = ['"type":"RECORD"', f'"stream":"{stream}"', f'"record":{record}']
     if time_extracted is not None:
         parts.append(f'"time_extracted":"{time_extracted}"')
     if version is not None:
@@ -108,15 +119,11 @@ def record_line(  # noqa: PLR0913
 
 
 def state_line(value: dict[str, t.Any]) -> str:
-    import json
-
     return json.dumps({"type": "STATE", "value": value}) + "\n"
 
 
 def envelope_stream(seed: int = 7) -> str:
     """Two+ batches with every case the parity tests care about."""
-    import json
-
     rnd = random.Random(seed)
     out = [json.dumps(schema_message()) + "\n"]
     # first batch: duplicates inside the batch, last one wins
@@ -128,7 +135,11 @@ def envelope_stream(seed: int = 7) -> str:
     # payload edge cases
     out.append(record_line("20", "0", rnd, payload="null"))
     out.append(record_line("21", "0", rnd, payload="{}"))
-    out.append(record_line("22", "0", rnd, payload='{"a":"x\\u0001y","n":12345678901234567890123}'))
+    out.append(
+        record_line(
+            "22", "0", rnd, payload='{"a":"x\\u0001y","n":12345678901234567890123}'
+        )
+    )
     out.append(record_line("23", "0", rnd, time_extracted=None, version=3))
     # across batches: an update with a new sync token, and a tombstone
     out.append(record_line("1", "5", rnd, updated="2024-03-05T00:00:00+00:00"))

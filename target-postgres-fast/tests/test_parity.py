@@ -26,8 +26,12 @@ def _ok(*runs: Run) -> None:
 
 
 @pytest.mark.parametrize("use_copy", [True, False], ids=["stock_copy", "stock_insert"])
-@pytest.mark.parametrize("validate_records", [False, True], ids=["novalidate", "validate"])
-def test_envelope_identical(harness: Harness, use_copy: bool, validate_records: bool) -> None:
+@pytest.mark.parametrize(
+    "validate_records", [False, True], ids=["novalidate", "validate"]
+)
+def test_envelope_identical(
+    harness: Harness, use_copy: bool, validate_records: bool
+) -> None:
     stock, fast, s, f = harness.run_both(
         envelope_stream(),
         "env",
@@ -38,12 +42,14 @@ def test_envelope_identical(harness: Harness, use_copy: bool, validate_records: 
     _ok(stock, fast)
     harness.assert_same(s, f)
     assert fast.states == stock.states
-    assert [st["bookmarks"][STREAM]["replication_key_value"] for st in fast.states][-1] == "c"
+    assert [st["bookmarks"][STREAM]["replication_key_value"] for st in fast.states][
+        -1
+    ] == "c"
 
     got = {
         r[0]: r[1:]
         for r in harness.conn.execute(
-            f'SELECT id, sync_token, payload::text, _sdc_deleted_at::text, '
+            f"SELECT id, sync_token, payload::text, _sdc_deleted_at::text, "
             f'_sdc_table_version, _sdc_extracted_at::text FROM "{f}"."{STREAM}"'
         ).fetchall()
     }
@@ -70,11 +76,17 @@ def test_metadata_columns_filled_like_stock(harness: Harness) -> None:
 
 def test_nul_characters_sanitized_like_stock(harness: Harness) -> None:
     rnd = random.Random(3)
-    text = json.dumps(schema_message()) + "\n" + "".join(
-        [
-            record_line("1", "0\\u0000x", rnd, payload='{"Memo":"a\\u0000b","Line":[]}'),
-            record_line("2", "0", rnd, payload='{"Memo":"plain"}'),
-        ]
+    text = (
+        json.dumps(schema_message())
+        + "\n"
+        + "".join(
+            [
+                record_line(
+                    "1", "0\\u0000x", rnd, payload='{"Memo":"a\\u0000b","Line":[]}'
+                ),
+                record_line("2", "0", rnd, payload='{"Memo":"plain"}'),
+            ]
+        )
     )
     stock, fast, s, f = harness.run_both(
         text, "nul", use_copy=True, sanitize_null_text_characters=True
@@ -87,10 +99,12 @@ def test_nul_characters_sanitized_like_stock(harness: Harness) -> None:
 
 def test_nested_nul_fails_like_stock(harness: Harness) -> None:
     rnd = random.Random(4)
-    text = json.dumps(schema_message()) + "\n" + record_line(
-        "1", "0", rnd, payload='{"Line":[{"Memo":"a\\u0000b"}]}'
+    text = (
+        json.dumps(schema_message())
+        + "\n"
+        + record_line("1", "0", rnd, payload='{"Line":[{"Memo":"a\\u0000b"}]}')
     )
-    stock, fast, s, f = harness.run_both(text, "nulfail", use_copy=True)
+    stock, fast, _, f = harness.run_both(text, "nulfail", use_copy=True)
     assert stock.returncode != 0 and fast.returncode != 0
     assert harness.conn.execute(
         f'SELECT count(*) FROM "{f}"."{STREAM}"'
@@ -99,10 +113,14 @@ def test_nested_nul_fails_like_stock(harness: Harness) -> None:
 
 def test_append_only_stream_keeps_duplicates(harness: Harness) -> None:
     rnd = random.Random(5)
-    text = json.dumps(schema_message(keys=[])) + "\n" + "".join(
-        record_line(str(i % 3), str(i), rnd) for i in range(7)
+    text = (
+        json.dumps(schema_message(keys=[]))
+        + "\n"
+        + "".join(record_line(str(i % 3), str(i), rnd) for i in range(7))
     )
-    stock, fast, s, f = harness.run_both(text, "append", use_copy=True, batch_size_rows=4)
+    stock, fast, s, f = harness.run_both(
+        text, "append", use_copy=True, batch_size_rows=4
+    )
     _ok(stock, fast)
     harness.assert_same(s, f)
     assert len(harness.values(f, STREAM, "id")) == 7
@@ -121,8 +139,15 @@ def test_schema_change_adds_column(harness: Harness) -> None:
         + record_line("2", "0", rnd)
         + json.dumps(schema_message(schema=wider))
         + "\n"
-        + record_line("2", "1", rnd, extra=',"amount":100.10,"is_paid":true,"txn_date":"2024-01-31"')
-        + record_line("3", "0", rnd, extra=',"amount":0,"is_paid":false,"txn_date":null')
+        + record_line(
+            "2",
+            "1",
+            rnd,
+            extra=',"amount":100.10,"is_paid":true,"txn_date":"2024-01-31"',
+        )
+        + record_line(
+            "3", "0", rnd, extra=',"amount":0,"is_paid":false,"txn_date":null'
+        )
         + state_line({"done": True})
     )
     # Number columns: stock binds them through float(), COPY or not; compare with COPY.
@@ -169,7 +194,10 @@ def test_activate_version_soft_delete(harness: Harness) -> None:
 
 
 def test_existing_table_without_key_index_uses_stock_merge(harness: Harness) -> None:
-    stock_schema, fast_schema = harness.schema("nokey_stock"), harness.schema("nokey_fast")
+    stock_schema, fast_schema = (
+        harness.schema("nokey_stock"),
+        harness.schema("nokey_fast"),
+    )
     for schema in (stock_schema, fast_schema):
         harness.conn.execute(f'CREATE SCHEMA "{schema}"')
         harness.conn.execute(
@@ -177,7 +205,8 @@ def test_existing_table_without_key_index_uses_stock_merge(harness: Harness) -> 
             "sync_token text, legacy text DEFAULT 'kept')"
         )
         harness.conn.execute(
-            f"INSERT INTO \"{schema}\".\"{STREAM}\" VALUES ('9341450000000001', '1', 'old', 'x')"
+            f'INSERT INTO "{schema}"."{STREAM}" '
+            "VALUES ('9341450000000001', '1', 'old', 'x')"
         )
     text = envelope_stream(seed=12)
     stock = harness.run("stock", text, stock_schema, use_copy=True)
@@ -196,11 +225,20 @@ def test_non_utc_offsets_are_stored_as_utc(harness: Harness) -> None:
     two agree (covered by the envelope test).
     """
     rnd = random.Random(9)
-    text = json.dumps(schema_message()) + "\n" + record_line(
-        "1", "0", rnd, updated="2024-03-01T02:00:00-08:00",
-        time_extracted="2024-03-02T00:00:00+05:30",
+    text = (
+        json.dumps(schema_message())
+        + "\n"
+        + record_line(
+            "1",
+            "0",
+            rnd,
+            updated="2024-03-01T02:00:00-08:00",
+            time_extracted="2024-03-02T00:00:00+05:30",
+        )
     )
-    stock, fast, s, f = harness.run_both(text, "offset", stock_config={"use_copy": False})
+    stock, fast, s, f = harness.run_both(
+        text, "offset", stock_config={"use_copy": False}
+    )
     _ok(stock, fast)
     harness.assert_same(s, f)
     assert harness.conn.execute(
