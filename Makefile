@@ -65,7 +65,8 @@ lint: venv
 	@echo "== root (tests, scripts)"
 	$(BIN)/ruff check tests scripts
 	$(BIN)/ruff format --check tests scripts
-	$(BIN)/mypy tests scripts
+	$(BIN)/mypy scripts
+	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs tests
 
 reconcile: venv
 	$(BIN)/qbo-warehouse reconcile $(ARGS)

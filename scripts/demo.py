@@ -219,6 +219,7 @@ def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
         "TAP_QUICKBOOKS_CLIENT_SECRET": "qbo-emulator-secret",
         "TAP_QUICKBOOKS_REFRESH_TOKEN": "qbo-emulator-refresh",
         "TAP_QUICKBOOKS_REALM_ID": "9341450000000001",
+        "TAP_QUICKBOOKS_START_DATE": "2022-01-01",
         "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(TAP_TOKENS),
         "TARGET_POSTGRES_SQLALCHEMY_URL": sqlalchemy_url(dsn),
     }

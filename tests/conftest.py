@@ -1,4 +1,4 @@
-"""Pipeline tests: `meltano run tap-quickbooks target-postgres` against the emulator and real Postgres.
+"""Pipeline tests: `meltano run tap-quickbooks target-postgres` against the emulator and Postgres.
 
 Each test gets its own Meltano project directory (a copy of `meltano.yml` whose plugin
 virtualenvs are the ones `meltano install` made at the repository root), so its system database,
@@ -80,7 +80,7 @@ def database() -> Iterator[str]:
     params = conninfo.conninfo_to_dict(admin)
     params["dbname"] = name
     try:
-        yield conninfo.make_conninfo(**params)
+        yield conninfo.make_conninfo("", **params)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(
@@ -156,7 +156,7 @@ class Project:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path, installed_plugins: Path, database: str) -> Iterator[Any]:
+def make_project(tmp_path: Path, installed_plugins: Path, database: str) -> Any:
     """Factory: `make_project(emu, **settings)` -> Project pointed at that emulator."""
 
     def make(emu: Any, *, dotenv: dict[str, str] | None = None, **settings: str) -> Project:
@@ -191,7 +191,7 @@ def make_project(tmp_path: Path, installed_plugins: Path, database: str) -> Iter
             (root / ".env").write_text("\n".join(lines) + "\n")
         return Project(root=root, dsn=database, env=env)
 
-    yield make
+    return make
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from conftest import (
     rows,
 )
 
+NO_DIFFERENCES: dict[str, dict[str, object]] = {table: {} for table in TABLES.values()}
 ENVELOPE = {
     "realm_id": "text",
     "id": "text",
@@ -64,7 +65,7 @@ def test_first_run_loads_exactly_the_truth(emulator, make_project) -> None:
     project.run()
 
     truth = emulator.truth()
-    assert mismatches(project.dsn, truth) == dict.fromkeys(TABLES.values(), {})
+    assert mismatches(project.dsn, truth) == NO_DIFFERENCES
     realm = emulator.realm_ids[0]
     for entity, table in TABLES.items():
         cols = columns(project.dsn, table)
@@ -110,7 +111,7 @@ def test_rerun_adds_no_row_and_a_changed_sync_token_updates_in_place(
     project.run()  # incremental: from the saved bookmarks
 
     truth = emulator.truth()
-    assert mismatches(project.dsn, truth) == dict.fromkeys(TABLES.values(), {})
+    assert mismatches(project.dsn, truth) == NO_DIFFERENCES
     for table, (count, keys) in before.items():
         assert count_and_keys(project.dsn, table) == (count, keys)
         assert count == keys
@@ -124,7 +125,7 @@ def test_rerun_adds_no_row_and_a_changed_sync_token_updates_in_place(
 
     # The same range again, ignoring state: every row is read again and merged, none added.
     project.run("--full-refresh")
-    assert mismatches(project.dsn, emulator.truth()) == dict.fromkeys(TABLES.values(), {})
+    assert mismatches(project.dsn, emulator.truth()) == NO_DIFFERENCES
     for table, (count, keys) in before.items():
         assert count_and_keys(project.dsn, table) == (count, keys)
 
@@ -176,7 +177,7 @@ def test_run_killed_midway_resumes_from_state(emulator, make_project) -> None:
     # Meltano still sees the killed run as running (no heartbeat for 5 minutes): --force says
     # we know it is dead.
     project.run("--force", env=target_batches)
-    assert mismatches(project.dsn, emulator.truth()) == dict.fromkeys(TABLES.values(), {})
+    assert mismatches(project.dsn, emulator.truth()) == NO_DIFFERENCES
     count, keys = count_and_keys(project.dsn, "qb_invoices")
     assert count == keys
     # Resumed, not restarted: rows of the first half were not extracted again.
@@ -207,7 +208,7 @@ def test_strict_rotation_three_runs_from_the_same_env(emulator, make_project) ->
         emulator.advance_clock(hours=2)  # every access token issued so far has expired
     assert (project.root / ".env").read_text() == env_file  # .env is never rewritten
     assert len(issued) >= 3  # the refresh token really rotated between runs
-    assert mismatches(project.dsn, emulator.truth()) == dict.fromkeys(TABLES.values(), {})
+    assert mismatches(project.dsn, emulator.truth()) == NO_DIFFERENCES
 
     # No secret anywhere: logs, state, tables.
     secrets = [*issued, "qbo-emulator-secret"]

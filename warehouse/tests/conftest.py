@@ -25,7 +25,7 @@ def pg_dsn() -> Iterator[str]:
     params = conninfo.conninfo_to_dict(admin)
     params["dbname"] = name
     try:
-        yield conninfo.make_conninfo(**params)
+        yield conninfo.make_conninfo("", **params)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(

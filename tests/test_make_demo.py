@@ -1,0 +1,69 @@
+"""`make demo` from a clean clone: a new .venv, `meltano install`, the embedded Postgres, twice."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = re.compile(r"^(raw\.qb_\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def counts(output: str) -> dict[str, tuple[int, int, int]]:
+    """{table: (rows, distinct keys, deleted)} from the summary table `make demo` prints."""
+    return {m[1]: (int(m[2]), int(m[3]), int(m[5])) for m in ROW.finditer(output)}
+
+
+def make_demo(clone: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        ["make", "demo"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, "\n".join(output.splitlines()[-80:])
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_make_demo_from_a_clean_clone(tmp_path: Path) -> None:
+    if shutil.which("git") is None or shutil.which("make") is None:
+        pytest.fail("git and make are needed to check `make demo`")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "PG_", "VIRTUAL_ENV"))
+        and k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}  # no variables of an outer `make test`
+    }
+    env["QBO_DEMO_EMULATOR_PORT"] = str(free_port())  # never collide with a demo already running
+
+    first = make_demo(clone, env)
+    assert (clone / ".venv" / "bin" / "meltano").exists()
+    assert (clone / ".meltano" / "demo" / "pgdata" / "PG_VERSION").exists()  # the embedded server
+    assert "OK: every live QuickBooks object is loaded once" in first
+    tables = counts(first)
+    assert set(tables) == {"raw.qb_invoices", "raw.qb_customers", "raw.qb_items"}
+    for rows, keys, _deleted in tables.values():
+        assert rows == keys > 0
+
+    second = make_demo(clone, env)
+    assert counts(second) == tables
+    assert "OK: every live QuickBooks object is loaded once" in second
