@@ -47,10 +47,11 @@ def test_make_demo_from_a_clean_clone(tmp_path: Path) -> None:
         pytest.fail("git and make are needed to check `make demo`")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    skip = ("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "PG_", "VIRTUAL_ENV")
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "PG_", "VIRTUAL_ENV"))
+        if not k.startswith(skip)
         and k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}  # no variables of an outer `make test`
     }
     env["QBO_DEMO_EMULATOR_PORT"] = str(free_port())  # never collide with a demo already running

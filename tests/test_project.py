@@ -38,7 +38,8 @@ def env_config(project: dict[str, Any], env: str, kind: str, name: str) -> dict[
 def tap_about() -> dict[str, Any]:
     exe = shutil.which("tap-quickbooks", path=str(BIN)) or shutil.which("tap-quickbooks")
     assert exe, "tap-quickbooks is not installed in the test environment"
-    out = subprocess.run([exe, "--about", "--format=json"], capture_output=True, text=True, check=True)
+    cmd = [exe, "--about", "--format=json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     data: dict[str, Any] = json.loads(out.stdout)
     return data
 
@@ -101,7 +102,8 @@ def test_no_secret_is_written_for_dev_or_prod(project) -> None:
     demo = env_config(project, "demo", "extractors", "tap-quickbooks")
     assert demo["api_url"].startswith("http://127.0.0.1:")
     assert demo["auth_url"] == demo["api_url"] + "/oauth2/v1/tokens/bearer"
-    assert env_config(project, "prod", "extractors", "tap-quickbooks")["environment"] == "production"
+    prod = env_config(project, "prod", "extractors", "tap-quickbooks")
+    assert prod["environment"] == "production"
 
 
 def test_jobs_and_the_one_time_backfill_schedule(project) -> None:
