@@ -1,0 +1,21 @@
+# One image for the compose stack: Meltano with both plugins installed, the emulator, qbo-warehouse.
+FROM python:3.11-slim
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    MELTANO_SEND_ANONYMOUS_USAGE_STATS=false \
+    PYTHONUNBUFFERED=1
+
+WORKDIR /project
+COPY requirements-dev.txt ./
+RUN pip install "$(grep '^meltano==' requirements-dev.txt)"
+
+COPY qbo-emulator ./qbo-emulator
+COPY tap-quickbooks ./tap-quickbooks
+COPY warehouse ./warehouse
+COPY meltano.yml ./
+RUN pip install ./qbo-emulator ./warehouse && meltano install
+
+# State (Meltano's system database) and rotated refresh tokens live on a volume mounted here.
+VOLUME ["/data"]
+CMD ["meltano", "run", "incremental"]
