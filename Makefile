@@ -59,8 +59,8 @@ test-fast: install
 
 lint: venv
 	@set -e; for pm in $(LINT_PACKAGES); do \
-		p=$${pm%%:*}; m=$${pm##*:}; echo "== $$p"; \
-		(cd $$p && $(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy $$m); \
+		p=$${pm%%:*}; m=$${pm##*:}; t=$$(test -d $$p/tests && echo tests); echo "== $$p"; \
+		(cd $$p && $(BIN)/ruff check $$m $$t && $(BIN)/ruff format --check $$m $$t && $(BIN)/mypy $$m); \
 	done
 	@echo "== root (tests, scripts)"
 	$(BIN)/ruff check tests scripts

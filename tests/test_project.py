@@ -79,7 +79,7 @@ def test_tap_selects_and_names_the_three_tables(project) -> None:
 def test_loader_is_target_postgres_0_8_1_into_raw(project) -> None:
     target = plugin(project, "loaders", "target-postgres")
     assert target["namespace"] == "target_postgres"
-    assert target["pip_url"] in {"meltanolabs-target-postgres==0.8.1", "-e ./target-postgres-fast"}
+    assert target["pip_url"].split()[0] == "meltanolabs-target-postgres==0.8.1"
     config = target["config"]
     assert config["default_target_schema"] == "raw"
     assert config["add_record_metadata"] is True  # else the tap's _sdc_deleted_at is dropped
