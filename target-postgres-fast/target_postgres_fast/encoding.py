@@ -30,7 +30,7 @@ Fragment = orjson.Fragment
 _DECODER = msgspec.json.Decoder(float_hook=orjson.Fragment)
 
 
-def loads_fragments(line: str) -> t.Any:
+def loads_fragments(line: str | bytes) -> t.Any:
     """Parse one JSON document, keeping floats as literal fragments.
 
     msgspec rejects what the fast path must not see (``NaN``/``Infinity``, lone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import typing as t
 from collections import Counter, defaultdict
 
@@ -11,7 +12,7 @@ from typing_extensions import override
 from target_postgres_fast.encoding import loads_fragments
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 __all__ = ["FastSingerReader"]
 
@@ -32,11 +33,12 @@ class FastSingerReader(SimpleSingerReader):
         super().__init__()
         self._is_fast_stream = is_fast_stream
 
-    def _parse(self, line: str) -> dict[str, t.Any]:
+    def _fast(self, line: str | bytes) -> dict[str, t.Any] | None:
+        """The line parsed with fragments, if it is a RECORD of a fast stream."""
         try:
             parsed = loads_fragments(line)
         except ValueError:
-            parsed = None
+            return None
         if (
             isinstance(parsed, dict)
             and parsed.get("type") == "RECORD"
@@ -44,7 +46,27 @@ class FastSingerReader(SimpleSingerReader):
             and self._is_fast_stream(stream)
         ):
             return parsed
-        return self.deserialize_json(line)
+        return None
+
+    def _lines(self, filein: t.IO[str]) -> Iterator[str | bytes]:
+        """Lines of the input, as bytes when the text layer can be bypassed.
+
+        Decoding every line to ``str`` costs as much as parsing it; msgspec reads
+        UTF-8 bytes directly. Lines that need the stock reader are decoded as the
+        text layer would have: strict UTF-8, universal newlines.
+        """
+        raw = getattr(filein, "buffer", None)
+        if raw is None or getattr(filein, "encoding", "").lower() not in {
+            "utf-8",
+            "utf8",
+        }:
+            yield from filein
+            return
+        for line in raw:
+            if b"\r" in line:
+                yield from io.StringIO(line.decode(), newline=None)
+            else:
+                yield line
 
     @override
     def process_lines(
@@ -55,9 +77,12 @@ class FastSingerReader(SimpleSingerReader):
         """Process Singer lines like the stock reader, parsing records once."""
         stats: dict[str, int] = defaultdict(int)
         filein = file_input or self.default_input
-        for line in filein:
-            self._current_message = line
-            line_dict = self._parse(line)
+        for line in self._lines(filein):
+            line_dict = self._fast(line)
+            if line_dict is None:
+                text = line.decode() if isinstance(line, bytes) else line
+                self._current_message = text
+                line_dict = self.deserialize_json(text)
             self.assert_line_requires(line_dict, requires={"type"})
             record_type: str = line_dict["type"]
             if callback := callbacks.get(record_type):

@@ -244,3 +244,17 @@ def test_non_utc_offsets_are_stored_as_utc(harness: Harness) -> None:
     assert harness.conn.execute(
         f'SELECT last_updated_time::text, _sdc_extracted_at::text FROM "{f}"."{STREAM}"'
     ).fetchone() == ("2024-03-01 10:00:00", "2024-03-01 18:30:00")
+
+
+def test_carriage_return_line_endings(harness: Harness) -> None:
+    """The byte reader splits lines like the stock text reader (universal newlines)."""
+    lines = envelope_stream(seed=13).splitlines(keepends=True)
+    text = "".join(
+        line.replace("\n", "\r" if i % 5 == 0 else "\r\n")
+        for i, line in enumerate(lines)
+    )
+    stock, fast, s, f = harness.run_both(text, "crlf", use_copy=True)
+    _ok(stock, fast)
+    harness.assert_same(s, f)
+    assert fast.states == stock.states
+    assert len(harness.values(f, STREAM, "id")) == 27
