@@ -1,0 +1,348 @@
+"""Write the benchmark results as a Markdown table and a PNG chart (used by bench/run.py).
+
+``python bench/report.py bench/out/full/results.json`` re-renders a saved run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+SCENARIOS = {
+    "1 no latency": "1. Tap alone, no latency (service limits off)",
+    "2 realistic": "2. Realistic: 250 ms/request + 1 ms/row, 500 requests/min and 10 in flight",
+    "3 end to end": "3. End to end into Postgres (no latency, limits off)",
+    "4 company x10": "4. Tap alone on a company ten times larger (memory)",
+}
+OURS = "tap-quickbooks (ours)"
+
+
+def _rows(company: Any) -> int:
+    return int(company.invoices + company.customers + company.items)
+
+
+def _runs(results: Any, scenario: str) -> list[Any]:
+    return [run for run in results.runs if run.scenario == scenario]
+
+
+def _rate(run: Any) -> float:
+    return run.rows / run.seconds if run.seconds else 0.0
+
+
+def _seconds(run: Any) -> str:
+    if run.timed_out:
+        return f"> {run.timeout_s:.0f} (cap)"
+    return f"{run.seconds:,.1f}"
+
+
+def _rate_cell(run: Any) -> str:
+    if run.ok:
+        return f"{_rate(run):,.0f}"
+    if run.timed_out and run.rows:
+        return f"{_rate(run):,.0f} (until the cap)"
+    return ""
+
+
+def _mb(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _ours(results: Any, scenario: str) -> Any | None:
+    return next((run for run in _runs(results, scenario) if run.client == OURS), None)
+
+
+def _table(results: Any, scenario: str, lower_bound: float | None = None) -> list[str]:
+    runs = _runs(results, scenario)
+    if not runs:
+        return ["Not run."]
+    header = (
+        "| client | rows | seconds | rows/s | client CPU s | API requests | 429s | peak RSS MB |"
+    )
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    if scenario == "3 end to end":
+        header += " target RSS MB |"
+        rule += "---:|"
+    if lower_bound:
+        header += " x lower bound |"
+        rule += "---:|"
+    header += " complete | note |"
+    rule += "---|---|"
+    lines = [header, rule]
+    for run in runs:
+        cells = [
+            run.client,
+            f"{run.rows:,}",
+            _seconds(run),
+            _rate_cell(run),
+            f"{run.cpu_s:,.1f}",
+            f"{run.requests:,}",
+            f"{run.throttled:,}",
+            _mb(run.maxrss_mb) if run.maxrss_mb else "",
+        ]
+        if scenario == "3 end to end":
+            cells.append(_mb(run.target_maxrss_mb))
+        if lower_bound:
+            ratio = run.seconds / lower_bound
+            cells.append(f"> {ratio:.1f}" if run.timed_out else f"{ratio:.2f}")
+        cells += [run.complete, run.note]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _targets(results: Any) -> list[str]:
+    lines = ["| target (issue) | measured | met |", "|---|---|---|"]
+
+    def row(name: str, measured: str, met: bool | None) -> None:
+        lines.append(
+            f"| {name} | {measured} | {'n/a' if met is None else ('yes' if met else 'no')} |"
+        )
+
+    ours1 = _ours(results, "1 no latency")
+    singer1 = next(
+        (r for r in _runs(results, "1 no latency") if r.client.startswith("singer-io")), None
+    )
+    if ours1 and ours1.ok:
+        row("(1) >= 20,000 rows/s, tap alone", f"{_rate(ours1):,.0f} rows/s", _rate(ours1) >= 20000)
+        if singer1 and (singer1.ok or singer1.timed_out) and _rate(singer1):
+            factor = _rate(ours1) / _rate(singer1)
+            row("(1) >= 10x singer-io's rows/s", f"{factor:.1f}x", factor >= 10)
+    ours2 = _ours(results, "2 realistic")
+    bound = results.lower_bound.seconds
+    if ours2 and ours2.ok:
+        ratio = ours2.seconds / bound
+        row(
+            "(2) within 1.2x of the lower bound",
+            f"{ratio:.2f}x ({ours2.seconds:.1f} s vs {bound:.1f} s)",
+            ratio <= 1.2,
+        )
+        for peer in _runs(results, "2 realistic"):
+            if peer.client == OURS:
+                continue
+            factor = peer.seconds / ours2.seconds
+            measured = f"{'> ' if peer.timed_out else ''}{factor:.1f}x"
+            met = factor >= 5 if (peer.ok or peer.timed_out) else None
+            row(f"(2) >= 5x faster than {peer.client}", measured, met)
+    e2e = [r for r in _runs(results, "3 end to end") if r.ok]
+    melt = next((r for r in e2e if r.client.startswith("meltano")), None)
+    for run in [melt] if melt else e2e:
+        row(
+            f"(3) >= 8,000 rows/s end to end ({run.client})",
+            f"{_rate(run):,.0f} rows/s",
+            _rate(run) >= 8000,
+        )
+    big = _ours(results, "4 company x10")
+    if ours1 and big and big.ok:
+        row(
+            "(4) tap peak RSS <= 200 MB",
+            f"{ours1.maxrss_mb:.0f} MB; {big.maxrss_mb:.0f} MB at 10x",
+            max(ours1.maxrss_mb, big.maxrss_mb) <= 200,
+        )
+        growth = big.maxrss_mb / ours1.maxrss_mb if ours1.maxrss_mb else 0
+        row("(4) tap RSS flat as the company grows 10x", f"x{growth:.2f}", growth <= 1.25)
+    return lines
+
+
+def markdown(results: Any, png_name: str) -> str:
+    company = results.company
+    bound = results.lower_bound
+    flag = " --quick" if results.mode == "quick" else ""
+    lines = [
+        f"# Benchmark results ({results.mode})",
+        "",
+        f"Run {results.started} by `python bench/run.py{flag}`"
+        f" in {results.elapsed_s / 60:.1f} min. How to run and read it: [README.md](README.md).",
+        "",
+        f"![chart]({png_name})",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| company | {company.invoices:,} invoices, {company.customers:,} customers, "
+        f"{company.items:,} items ({company.invoices + company.customers + company.items:,} rows); "
+        f"seed {results.seed} |",
+        f"| machine | {results.machine['cpu']}, {results.machine['memory']}, "
+        f"{results.machine['os']}, Python {results.machine['python']} |",
+    ]
+    for name, version in results.versions.items():
+        lines.append(f"| {name} | {version} |")
+    lines += ["", "## Against the targets", "", *_targets(results), ""]
+    for scenario, title in SCENARIOS.items():
+        lines += [f"## {title}", ""]
+        if scenario == "2 realistic":
+            lines += [
+                f"Lower bound: **{bound.seconds:.1f} s**. Every row has to come back in a page",
+                f"of at most 1,000 rows, so at least {bound.pages} pages; each costs 250 ms + 1 ms",
+                f"a row of service time, {bound.work_s:,.1f} s in all. With at most 10 requests in",
+                f"flight that takes at least {bound.work_s:,.1f} / 10 ="
+                f" {bound.by_concurrency_s:.1f} s. The 500 requests/min limit would bind only",
+                "past 500 pages (the P-th request can't start before 60 s x floor((P-1)/500):",
+                f"{bound.by_rate_s:.1f} s here); at 10 in flight and 1.25 s a full page, a client",
+                "can't exceed 480 requests/min anyway. Token refreshes, COUNT queries and the",
+                "partly filled pages of date windows only add to it.",
+                "",
+            ]
+        if scenario == "4 company x10":
+            big = results.big_company
+            lines += [
+                f"{big.invoices:,} invoices, {big.customers:,} customers, {big.items:,} items; "
+                "records are counted, not compared with the truth.",
+                "",
+            ]
+        lines += [
+            *_table(results, scenario, bound.seconds if scenario == "2 realistic" else None),
+            "",
+        ]
+    if results.notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in results.notes], ""]
+    lines += [
+        "Columns: *rows* emitted (scenarios 1, 2, 4) or loaded (3); *seconds* wall time of the",
+        "whole client process, discovery excluded for the peers; *client CPU s* user + system time",
+        "of the client process and its children (for pipelines: the tap alone);",
+        "*API requests* and *429s* as",
+        "counted by the emulator for the company's realm (a `/batch` call counts once);",
+        "*peak RSS* from `wait4` of the tap process (for `meltano run`: not split, so blank);",
+        "*complete*: `yes` when the ids and SyncTokens emitted (or the rows loaded) equal the",
+        "emulator's truth.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def chart(results: Any, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    colours = {"ours": "#2b7bba", "peer": "#a0a0a0", "target": "#e3a33b"}
+
+    def colour(client: str) -> str:
+        if client == OURS or client.startswith(("tap |", "meltano")):
+            return colours["ours"]
+        return colours["peer"]
+
+    def bars(ax: Any, runs: list[Any], values: list[float], fmt: str) -> None:
+        labels = [
+            run.client.replace(" (ours)", "\n(ours)")
+            .replace(" source", "\nsource")
+            .replace(" tap-q", "\ntap-q")
+            for run in runs
+        ]
+        drawn = ax.bar(range(len(runs)), values, color=[colour(run.client) for run in runs])
+        ax.set_xticks(range(len(runs)), labels, fontsize=8)
+        for rect, run, value in zip(drawn, runs, values, strict=True):
+            text = fmt.format(value) + (" (cap)" if run.timed_out else "")
+            ax.annotate(
+                text,
+                (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+
+    ax = axes[0][0]
+    runs = [r for r in _runs(results, "1 no latency") if r.ok or (r.timed_out and r.rows)]
+    bars(ax, runs, [_rate(r) for r in runs], "{:,.0f}")
+    ax.axhline(20000, color="green", linestyle=":", linewidth=1, label="target 20,000")
+    ax.set_yscale("log")
+    ax.set_title("1. Tap alone, no latency: rows/s, log scale (higher is better)", fontsize=10)
+    ax.legend(fontsize=8)
+
+    ax = axes[0][1]
+    runs = [r for r in _runs(results, "2 realistic") if r.ok or r.timed_out]
+    bars(ax, runs, [r.seconds for r in runs], "{:,.1f} s")
+    bound = results.lower_bound.seconds
+    ax.axhline(bound, color="red", linestyle="--", linewidth=1, label=f"lower bound {bound:.1f} s")
+    ax.axhline(bound * 1.2, color="green", linestyle=":", linewidth=1, label="1.2x lower bound")
+    ax.set_yscale("log")
+    ax.set_title(
+        "2. Realistic latency and limits: backfill wall time, s, log scale (lower is better)",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+
+    ax = axes[1][0]
+    runs = [r for r in _runs(results, "3 end to end") if r.ok]
+    bars(ax, runs, [_rate(r) for r in runs], "{:,.0f}")
+    ax.axhline(8000, color="green", linestyle=":", linewidth=1, label="target 8,000")
+    ax.set_yscale("log")
+    ax.set_title("3. End to end into Postgres: rows/s, log scale (higher is better)", fontsize=10)
+    ax.legend(fontsize=8)
+
+    ax = axes[1][1]
+    labels, values = [], []
+    ours1 = _ours(results, "1 no latency")
+    if ours1 and ours1.ok:
+        labels.append(f"tap\n{_rows(results.company):,} rows")
+        values.append(ours1.maxrss_mb)
+    big = _ours(results, "4 company x10")
+    if big and big.ok:
+        labels.append(f"tap\n{_rows(results.big_company):,} rows")
+        values.append(big.maxrss_mb)
+    for run in _runs(results, "3 end to end"):
+        if run.ok and run.target_maxrss_mb:
+            labels.append(run.client.replace("tap | ", "") + "\n(target)")
+            values.append(run.target_maxrss_mb)
+    drawn = ax.bar(
+        range(len(values)),
+        values,
+        color=[colours["ours"]] * min(2, len(values))
+        + [colours["target"]] * max(0, len(values) - 2),
+    )
+    ax.set_xticks(range(len(values)), labels, fontsize=8)
+    for rect, value in zip(drawn, values, strict=True):
+        ax.annotate(
+            f"{value:,.0f}",
+            (rect.get_x() + rect.get_width() / 2, rect.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.axhline(200, color="green", linestyle=":", linewidth=1, label="tap target 200 MB")
+    ax.set_title("4. Peak RSS, MB (lower is better)", fontsize=10)
+    ax.legend(fontsize=8)
+
+    fig.suptitle(
+        f"tap-quickbooks benchmark ({results.mode}, {_rows(results.company):,} rows, "
+        f"{results.started})",
+        fontsize=12,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(results: Any, md_path: Path, png_path: Path) -> None:
+    if not chart(results, png_path):
+        results.notes.append("matplotlib is not installed: no chart.")
+    md_path.write_text(markdown(results, png_path.name))
+
+
+def _namespace(value: Any) -> Any:
+    if isinstance(value, dict):
+        return SimpleNamespace(**{key: _namespace(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_namespace(item) for item in value]
+    return value
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python bench/report.py bench/out/<mode>/results.json")
+    data = json.loads(Path(sys.argv[1]).read_text())
+    results = _namespace(data)
+    results.machine, results.versions = data["machine"], data["versions"]
+    bench = Path(__file__).resolve().parent
+    stem = "results-quick" if results.mode == "quick" else "results"
+    write(results, bench / f"{stem}.md", bench / f"{stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
