@@ -181,6 +181,7 @@ class Probe:
         self.requests = 0
         self.queries: list[str] = []
         self.paths: list[str] = []
+        self.seen: list[str] = []  # every query and path since the start (kept by `reset`)
         self.issued: list[str] = []
         self.hooks: list[Callable[[int, str], None]] = []
         self.reached = threading.Event()
@@ -197,8 +198,10 @@ class Probe:
         number = self.requests
         text = req.param("query") or ""
         self.paths.append(req.path)
+        self.seen.append(req.path)
         if text:
             self.queries.append(text)
+            self.seen.append(text)
         for hook in list(self.hooks):
             hook(number, text)
         hold = self._hold
@@ -610,10 +613,13 @@ class Pipeline:
 
     def assert_queries_well_formed(self) -> None:
         """Every query the tap sent has the fixed shape (no setting changed its meaning)."""
-        bad = [q for q in self.probe.queries if not QUERY_RE.match(q)]
+        seen = self.probe.seen
+        paths = [p for p in seen if p.startswith("/")]
+        bad = [q for q in seen if not q.startswith("/") and not QUERY_RE.match(q)]
         assert not bad, f"unexpected query text: {bad[:3]}"
-        realm_paths = {p.split("/")[3] for p in self.probe.paths if p.startswith("/v3/company/")}
-        assert realm_paths <= {self.realm}, realm_paths
+        realms = {p.split("/")[3] for p in paths if p.startswith("/v3/company/")}
+        assert realms <= {self.realm}, realms
+        assert {p.split("/")[4] for p in paths if p.startswith("/v3/company/")} <= {"query", "cdc"}
 
     def assert_no_secrets(self) -> None:
         """No secret in anything captured, the state, the tables or `request_payload`."""
