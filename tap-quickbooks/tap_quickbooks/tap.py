@@ -17,6 +17,18 @@ if t.TYPE_CHECKING:
     from singer_sdk import Stream
 
 D = qbo_settings.DEFAULTS
+# Numbers and flags `load_settings` also accepts as strings (config files written by hand).
+_COERCED = (
+    "window_days",
+    "page_size",
+    "minor_version",
+    "max_requests_per_minute",
+    "max_concurrent_requests",
+    "request_timeout",
+    "max_retries",
+    "include_deletes",
+    "max_window_failures",
+)
 
 
 class TapQuickBooks(Tap):
@@ -175,6 +187,9 @@ class TapQuickBooks(Tap):
             realm = self._config.get("realm_id")
             if isinstance(realm, list | tuple):  # accepted as a list; the schema says string
                 self._config["realm_id"] = ",".join(str(r) for r in realm)
+            for name in _COERCED:  # e.g. "75" is accepted: hand the schema check the number
+                if isinstance(self._config.get(name), str):
+                    self._config[name] = getattr(self.settings, name)
         return super()._validate_config(raise_errors=raise_errors)
 
     @override
