@@ -34,7 +34,7 @@ import psycopg
 import requests
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from qbo_emulator.testing import EmulatorServer
 
@@ -44,7 +44,7 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Distinctive credentials: the emulator is started with them, and every captured text is
 # searched for them (and for every token the emulator issued) at the end of each run.
 CLIENT_ID = "nothing-lost-client"
-CLIENT_SECRET = "nlCS-7d41f0c9b2e6-client-secret-a58e3"  # noqa: S105 - a test value
+CLIENT_SECRET = "nlCS-7d41f0c9b2e6-client-secret-a58e3"
 
 STREAMS = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
 TABLES = {"invoices": "qb_invoices", "customers": "qb_customers", "items": "qb_items"}
@@ -52,6 +52,7 @@ STATE_ID = "dev:tap-quickbooks-to-target-postgres"
 START_DATE = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 WINDOW_DAYS = 180
 JWE_HEAD = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.."
+_TOKEN_HEAD = re.compile(r"^RT1-\d+-H0-\d{10}")
 
 _TS = r"'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z'"
 QUERY_RE = re.compile(
@@ -387,7 +388,11 @@ class Pipeline:
         return env
 
     def start(
-        self, *, suffix: str | None = None, force: bool = False, **env: str | None
+        self,
+        *,
+        suffix: str | None = None,
+        force: bool = False,
+        env: Mapping[str, str | None] | None = None,
     ) -> Running:
         """Start `meltano run tap-quickbooks target-postgres` in a new process group."""
         args = ["--environment=dev", "run"]
@@ -402,7 +407,7 @@ class Pipeline:
             process = subprocess.Popen(
                 [meltano_executable(), *args],
                 cwd=ROOT,
-                env=self.env(**env),
+                env=self.env(**(env or {})),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -416,18 +421,18 @@ class Pipeline:
         suffix: str | None = None,
         force: bool = False,
         timeout: float = 300,
-        **env: str | None,
+        env: Mapping[str, str | None] | None = None,
     ) -> Result:
         """Run the pipeline to its end."""
-        return self.start(suffix=suffix, force=force, **env).wait(timeout)
+        return self.start(suffix=suffix, force=force, env=env).wait(timeout)
 
-    def meltano(self, *args: str, **env: str | None) -> Result:
+    def meltano(self, *args: str, env: Mapping[str, str | None] | None = None) -> Result:
         """Any other meltano command in the project (e.g. `state get`)."""
         cmd = [meltano_executable(), "--environment=dev", *args]
         out = subprocess.run(
             cmd,
             cwd=ROOT,
-            env=self.env(**env),
+            env=self.env(**(env or {})),
             capture_output=True,
             text=True,
             timeout=300,
@@ -528,7 +533,8 @@ class Pipeline:
         with self.connect() as conn:
             for table in self.existing_tables():
                 parts.extend(
-                    str(r[0]) for r in conn.execute(f"SELECT row_to_json(t)::text FROM raw.{table} t")
+                    str(r[0])
+                    for r in conn.execute(f"SELECT row_to_json(t)::text FROM raw.{table} t")
                 )
         return "\n".join(parts)
 
@@ -595,8 +601,7 @@ class Pipeline:
             ]
             assert live, f"{context}: state has a {stream} bookmark {mark} but no row is loaded"
             assert mark_naive <= max(live), (
-                f"{context}: {stream} bookmark {mark} is ahead of the newest loaded row "
-                f"{max(live)}"
+                f"{context}: {stream} bookmark {mark} is ahead of the newest loaded row {max(live)}"
             )
             gap = sorted(
                 key
@@ -678,11 +683,17 @@ def _merge(src: dict[str, t.Any], dest: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def fragments(secret: str) -> set[str]:
-    """The secret and pieces of it that a truncating log line would still show."""
-    unique = secret.removeprefix(JWE_HEAD)
+    """The secret and pieces of its random part that a truncated copy would still show.
+
+    The random part is what follows the emulator's fixed JWE header (access tokens) or
+    `RT1-<realm>-H0-<epoch>` (refresh tokens); pieces of 10 characters from its start,
+    middle and end catch a token cut at either end without matching anything by chance.
+    """
+    unique = _TOKEN_HEAD.sub("", secret.removeprefix(JWE_HEAD))
     pieces = {secret}
-    if len(unique) >= 24:
-        pieces |= {unique[:12], unique[len(unique) // 2 : len(unique) // 2 + 12], unique[-12:]}
+    if len(unique) >= 20:
+        middle = len(unique) // 2 - 5
+        pieces |= {unique[:10], unique[middle : middle + 10], unique[-10:]}
     return pieces
 
 

@@ -14,14 +14,13 @@ import typing as t
 
 import pytest
 import requests
-from qbo_emulator.testing import EmulatorServer
-
 from _pipeline import CLIENT_ID, CLIENT_SECRET, Pipeline, Probe, database
+from qbo_emulator.testing import EmulatorServer
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-COMPANY = {"seed": 13, "customers": 30, "items": 10, "invoices": 160}
+COMPANY: dict[str, t.Any] = {"seed": 13, "customers": 30, "items": 10, "invoices": 160}
 PAGE_SIZE = 20
 CHANGES = 3  # rows churned while paging (update, delete, deactivate in turn)
 CHURN = {"churn_every": 2, "churn_ops": ["update", "delete", "deactivate"]}
@@ -67,7 +66,7 @@ def test_plain_offset_paging_loses_rows_under_the_same_churn() -> None:
             )
             body = requests.get(
                 f"{emu.base_url}/v3/company/{realm}/query",
-                params={"query": text, "minorversion": 75},
+                params={"query": text, "minorversion": "75"},
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                 timeout=30,
             ).json()
@@ -100,7 +99,9 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
 
 def test_rows_changed_while_paging_are_not_lost(pipe: Pipeline) -> None:
     realm = pipe.realm
-    before = {entity: set(ids) for entity, ids in pipe.emu.truth()[realm].items() if entity != "deleted"}
+    before = {
+        entity: set(ids) for entity, ids in pipe.emu.truth()[realm].items() if entity != "deleted"
+    }
     _limit_churn(pipe.probe)
     first = pipe.run()
     assert first.rc == 0, first.tail()

@@ -20,8 +20,6 @@ import typing as t
 from dataclasses import dataclass
 
 import pytest
-from qbo_emulator.testing import EmulatorServer
-
 from _pipeline import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -31,6 +29,7 @@ from _pipeline import (
     database,
     wait_for,
 )
+from qbo_emulator.testing import EmulatorServer
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -156,7 +155,8 @@ def test_kill_then_rerun_loads_exactly_quickbooks(
         # and changes nothing.
         refused = pipe.run(suffix=suffix)
         assert refused.rc != 0
-        assert "already running" in refused.output and "--force" in refused.output
+        assert "already running" in refused.output, refused.tail()
+        assert "--force" in refused.output
         assert pipe.state(suffix) == state_at_kill
         assert pipe.rows() == loaded_at_kill
 
@@ -177,7 +177,6 @@ def test_kill_then_rerun_loads_exactly_quickbooks(
         printed = pipe.meltano("state", "get", pipe.state_id(suffix))
         assert printed.rc == 0, printed.tail()
         assert json.loads(printed.output[printed.output.index("{") :].splitlines()[0]) == state
-
 
 
 def test_crash_runs_sent_only_fixed_queries_and_leaked_no_secret(

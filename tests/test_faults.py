@@ -23,8 +23,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from qbo_emulator.testing import EmulatorServer
-
 from _pipeline import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -36,11 +34,12 @@ from _pipeline import (
     wait_for,
     window_start,
 )
+from qbo_emulator.testing import EmulatorServer
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-COMPANY = {"seed": 9, "customers": 20, "items": 8, "invoices": 120}
+COMPANY: dict[str, t.Any] = {"seed": 9, "customers": 20, "items": 8, "invoices": 120}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +60,7 @@ def _fresh(pipe: Pipeline, **switches: t.Any) -> None:
     pipe.emu.reset_stats()
 
 
-GROUPS = {
+GROUPS: dict[str, dict[str, t.Any]] = {
     # Intuit's XML 429 body, 8 in a row (no Retry-After: the tap would wait 60 s each),
     # then 500, 502 and 503 bursts.
     "throttle-storm-and-5xx": {
@@ -88,7 +87,7 @@ MESSAGES = {
 def test_transient_faults_are_retried_and_nothing_is_lost(pipe: Pipeline, group: str) -> None:
     switches = GROUPS[group]
     _fresh(pipe, **switches)
-    result = pipe.run(suffix=group, TAP_QUICKBOOKS_REQUEST_TIMEOUT="1")
+    result = pipe.run(suffix=group, env={"TAP_QUICKBOOKS_REQUEST_TIMEOUT": "1"})
     assert result.rc == 0, result.tail()
     pipe.assert_matches_truth(group)
     injected = pipe.emu.stats()["faults"]
@@ -115,14 +114,17 @@ def test_401_mid_run_and_strict_refresh_token_rotation(pipe: Pipeline) -> None:
     assert first.rc == 0, first.tail()
     assert "Access token rejected (401)" in first.output
     stats = pipe.emu.stats()
-    assert stats["auth_failures"] >= 1 and stats["token_refreshes"] >= 2, stats
+    assert stats["auth_failures"] >= 1, stats
+    assert stats["token_refreshes"] >= 2, stats
     pipe.assert_matches_truth("401 mid-run")
     store = json.loads(pipe.token_store.read_text())
     stored = [entry["refresh_token"] for entry in store["entries"].values()]
     assert stored == [pipe.emu.refresh_token()], "the token store lost the latest refresh token"
 
     # The configured token is long superseded: the next run must use the stored one.
-    pipe.emu.mutate(pipe.realm, "Invoice", "update", sorted(pipe.emu.truth()[pipe.realm]["Invoice"])[0])
+    pipe.emu.mutate(
+        pipe.realm, "Invoice", "update", sorted(pipe.emu.truth()[pipe.realm]["Invoice"])[0]
+    )
     second = pipe.run(suffix="rotation")
     assert second.rc == 0, second.tail()
     assert "invalid_grant" not in json.dumps(pipe.emu.stats()["token_errors"])
@@ -158,7 +160,7 @@ def test_circuit_breaker_names_the_window_and_the_rerun_resumes_there(pipe: Pipe
 
     pipe.probe.hooks.append(outage)
     env = {"TAP_QUICKBOOKS_MAX_RETRIES": "1", "TAP_QUICKBOOKS_MAX_WINDOW_FAILURES": "2"}
-    failed = pipe.run(suffix="breaker", **env)
+    failed = pipe.run(suffix="breaker", env=env)
     assert failed.rc != 0
     match = re.search(
         r"invoices, realm \d+: window \[(\S+), (\S+)\) failed 2 times in a row "
@@ -175,7 +177,7 @@ def test_circuit_breaker_names_the_window_and_the_rerun_resumes_there(pipe: Pipe
 
     pipe.emu.configure(fault_rate={})
     pipe.probe.reset()
-    rerun = pipe.run(suffix="breaker", **env)
+    rerun = pipe.run(suffix="breaker", env=env)
     assert rerun.rc == 0, rerun.tail()
     final = pipe.assert_matches_truth("rerun after the circuit breaker")
     pipe.assert_state_not_ahead(state, loaded, final, "circuit breaker")
@@ -243,8 +245,12 @@ def throwaway_cluster() -> Iterator[Cluster]:
     cluster = Cluster(bindir, work / "data", _free_port(), run_as)
     try:
         subprocess.run(
-            [*run_as, str(bindir / "initdb"), "-D", str(cluster.datadir), "-U", "postgres"]
-            + ["-A", "trust", "-E", "UTF8", "--no-sync"],
+            [
+                *run_as,
+                str(bindir / "initdb"),
+                *("-D", str(cluster.datadir), "-U", "postgres", "-A", "trust"),
+                *("-E", "UTF8", "--no-sync"),
+            ],
             check=True,
             capture_output=True,
             timeout=120,
@@ -278,10 +284,13 @@ def test_postgres_restarted_during_a_load(tmp_path: Path) -> None:
 
         def blocked_writer() -> bool:
             with contextlib.suppress(psycopg.Error), pipe.connect() as conn:
-                return conn.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock'"
-                ).fetchone() is not None
+                return (
+                    conn.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    ).fetchone()
+                    is not None
+                )
             return False
 
         def settle(result: Result, suffix: str, context: str) -> None:
