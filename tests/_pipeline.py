@@ -708,6 +708,22 @@ def find_leaks(texts: list[tuple[str, str]], secrets: list[str]) -> list[tuple[s
     return leaks
 
 
+def remove_leftover_run_configs() -> int:
+    """Delete the plugin configs that killed runs of these tests left in `.meltano/run/`.
+
+    Meltano writes each run's plugin config (with the secrets) there and deletes it when
+    the run ends; a SIGKILL leaves it behind. Only files holding this suite's client secret
+    are removed.
+    """
+    removed = 0
+    for path in (ROOT / ".meltano" / "run").glob("*/*.config.json"):
+        with contextlib.suppress(OSError):
+            if CLIENT_SECRET in path.read_text(encoding="utf-8", errors="replace"):
+                path.unlink()
+                removed += 1
+    return removed
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 120, what: str = "") -> None:
     """Poll `predicate` until it holds (the pipeline runs in other processes)."""
     deadline = time.monotonic() + timeout

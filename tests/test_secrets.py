@@ -77,11 +77,16 @@ def test_no_secret_anywhere_after_runs_that_handle_many_tokens(pipe: Pipeline) -
     tombstones = [row for row in pipe.rows()["invoices"].values() if row.deleted is not None]
     assert tombstones, "no CDC tombstone was loaded"
 
-    # A refused refresh token (store gone, configured token superseded): its error too.
+    # A refused refresh token (store gone, configured token superseded): a clear message
+    # that names the setting to change, nothing written, the state kept, and no secret in it.
+    state, rows = pipe.state(), pipe.rows()
     pipe.token_store.unlink()
     refused = pipe.run(env=debug)
     assert refused.rc != 0
     assert "QuickBooks refused the refresh token" in refused.output
+    assert "TAP_QUICKBOOKS_REFRESH_TOKEN" in refused.output
+    assert pipe.state() == state
+    assert pipe.rows() == rows
 
     stats = pipe.emu.stats()
     assert stats["token_refreshes"] >= 4, stats
@@ -91,9 +96,11 @@ def test_no_secret_anywhere_after_runs_that_handle_many_tokens(pipe: Pipeline) -
 
 
 def test_the_token_store_is_private(pipe: Pipeline) -> None:
-    pipe.refresh_token = pipe.emu.refresh_token()  # re-authorized after the refusal above
+    # Re-authorizing after the refusal above: the new refresh token in the setting.
+    pipe.refresh_token = pipe.emu.refresh_token()
     again = pipe.run()
     assert again.rc == 0, again.tail()
+    pipe.assert_matches_truth("after re-authorizing")
     store = pipe.token_store
     assert stat.S_IMODE(store.stat().st_mode) == 0o600
     lock = store.with_name(store.name + ".lock")
