@@ -3,7 +3,8 @@
 The SDK's writer encodes with simplejson and flushes stdout after every message; at
 tens of thousands of rows a second that is most of the tap's CPU. RECORD lines are
 buffered and every other message (SCHEMA, STATE) flushes, so a STATE line never
-reaches the target before the records it covers.
+reaches the target before the records it covers. Payloads arrive pre-encoded
+(`records.RawJSON`) and are copied into the line as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from singer_sdk.singerlib.encoding.simple import RecordMessage
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
+from tap_quickbooks.records import encode_default
+
 if t.TYPE_CHECKING:
+    import datetime as dt
+
     from singer_sdk.singerlib.encoding.simple import Message
 
 
@@ -33,9 +38,32 @@ class FastSingerWriter(SingerWriter):
         """One message as JSON bytes (no newline)."""
         data = message.to_dict()
         try:
-            return orjson.dumps(data)
+            return orjson.dumps(data, default=encode_default)
         except TypeError:  # e.g. Decimal from a stream map: keep the SDK's encoding
             return serialize_json(data).encode()
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, t.Any],
+        version: int | None,
+        time_extracted: dt.datetime,
+    ) -> None:
+        """Write one RECORD line, as `write_message(RecordMessage(...))` would, but cheaper."""
+        data: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            data["version"] = version
+        data["time_extracted"] = time_extracted
+        try:
+            line = orjson.dumps(data, default=encode_default, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:
+            self.write_message(RecordMessage(stream, record, version, time_extracted))
+            return
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is not None:
+            binary.write(line)
+        else:
+            sys.stdout.write(line.decode())
 
     @override
     def write_message(self, message: Message) -> None:
