@@ -505,6 +505,22 @@ class QuickBooksStream(Stream):
         """Do nothing: bookmarks move only at verified commit points (`_commit`)."""
 
     @override
+    def post_process(
+        self, row: dict[str, t.Any], context: Context | None = None
+    ) -> dict[str, t.Any] | None:
+        """Decode the pre-encoded payload when a stream map has to look inside it.
+
+        This runs before the SDK evaluates map filters, so filters see it decoded too.
+        """
+        if self._maps_read_payload is None:
+            self._maps_read_payload = self._stream_maps_read_payload()
+        if self._maps_read_payload:
+            payload = row.get("payload")
+            if isinstance(payload, records.RawJSON):
+                row["payload"] = payload.value()
+        return row
+
+    @override
     def _generate_record_messages(
         self, record: dict[str, t.Any]
     ) -> t.Generator[RecordMessage, None, None]:
@@ -533,21 +549,16 @@ class QuickBooksStream(Stream):
     def _mapped_records(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
         """`(stream alias, record)` for each stream map that keeps the record.
 
-        Records are built JSON-ready, and `payload` is one opaque object, so only
+        Records are built JSON-ready, and `payload` is one opaque object (left
+        pre-encoded unless a stream map reads it, see `post_process`), so only
         top-level deselection is applied (once the selection is known to need it).
-        The payload stays pre-encoded unless a stream map has to look inside it.
         """
         if self._deselected is None:
             self._deselected = tuple(
                 name for name in self.schema["properties"] if not self.mask[("properties", name)]
             )
-            self._maps_read_payload = self._stream_maps_read_payload()
         for name in self._deselected:
             record.pop(name, None)
-        if self._maps_read_payload:
-            payload = record.get("payload")
-            if isinstance(payload, records.RawJSON):
-                record["payload"] = payload.value()
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:

@@ -57,7 +57,7 @@ def strip_nul(value: t.Any) -> t.Any:
     return value
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)  # rows in a page often share one timestamp
 def utc_iso(value: str) -> str:
     """An ISO-8601 timestamp with any offset, as UTC ISO-8601 with `+00:00`.
 
