@@ -11,6 +11,7 @@ emulator's company. Exits non-zero when the run fails or a table does not match 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,7 @@ BIN = Path(sys.executable).parent
 DEMO_DIR = ROOT / ".meltano" / "demo"
 EMULATOR_TOKENS = DEMO_DIR / "emulator-tokens.json"
 TAP_TOKENS = ROOT / ".meltano" / "tokens" / "demo" / "tap-quickbooks.json"
+COMPANY_FINGERPRINT = DEMO_DIR / "company.sha256"
 STATE_ID = "demo:tap-quickbooks-to-target-postgres"
 
 # Must match the `demo` environment in meltano.yml (overridable for parallel runs).
@@ -73,6 +75,10 @@ def postgres() -> Iterator[str]:
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(DEMO_DIR / "run"))
     say(f"starting the embedded Postgres in {pgdata.relative_to(ROOT)}")
+    # As root, pgserver runs Postgres as its own user and opens every parent folder to others
+    # (g+rx, o+rx); .meltano/ is kept private, so its mode is put back once the server stopped.
+    meltano_dir = ROOT / ".meltano"
+    private_mode = meltano_dir.stat().st_mode & 0o777
     server = get_server(pgdata, cleanup_mode="stop")
     try:
         admin = server.get_uri()
@@ -83,6 +89,7 @@ def postgres() -> Iterator[str]:
     finally:
         say("stopping the embedded Postgres (its data stays for the next run)")
         server.cleanup()
+        meltano_dir.chmod(private_mode)
 
 
 @contextlib.contextmanager
@@ -183,6 +190,18 @@ def tables_exist(dsn: str) -> bool:
     return bool(row and row[0])
 
 
+def fingerprint(company: dict[str, Any]) -> str:
+    """Identifies the emulated company (ids and SyncTokens), to notice when it is not the same."""
+    return hashlib.sha256(json.dumps(company, sort_keys=True).encode()).hexdigest()
+
+
+def drop_tables(dsn: str) -> None:
+    """Drop the demo's raw tables (the emulated company they came from is gone)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in TABLE_OF_ENTITY.values():
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("raw", table)))
+
+
 def meltano(*args: str, env: dict[str, str]) -> int:
     """Run the project's meltano; its output goes straight to the console."""
     return subprocess.run(
@@ -224,9 +243,16 @@ def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
         "TARGET_POSTGRES_SQLALCHEMY_URL": sqlalchemy_url(dsn),
     }
     env.pop("TAP_QUICKBOOKS_END_DATE", None)
+    known = COMPANY_FINGERPRINT.read_text().strip() if COMPANY_FINGERPRINT.exists() else ""
+    current = fingerprint(truth(base_url))
+    if known != current and tables_exist(dsn):
+        # Loaded from another emulated company (an earlier emulator version): start over.
+        say("the emulated company differs from the one loaded before: reloading from scratch")
+        drop_tables(dsn)
     if not tables_exist(dsn):
         # A fresh database: start from scratch even if an earlier demo saved state.
         meltano("state", "clear", "--force", STATE_ID, env=env)
+    COMPANY_FINGERPRINT.write_text(current + "\n")
     say("running: meltano --environment=demo run tap-quickbooks target-postgres")
     # --force: a demo killed earlier leaves its job marked running for 5 minutes; two demos
     # cannot overlap anyway (the second cannot bind the emulator's port).
