@@ -3,9 +3,9 @@
 - `Probe` wraps an in-process emulator: it counts API requests, records every query text
   and every token the token endpoint issues, can hold one request (the pipeline is then
   killed or Postgres restarted while it waits) and runs hooks at chosen requests.
-- `Pipeline` runs `meltano run tap-quickbooks target-postgres` from the project root in its
-  own process group (so SIGKILL takes meltano, the tap and the target at once), against a
-  throw-away Postgres database and a private Meltano system database.
+- `Pipeline` runs `meltano run tap-quickbooks target-postgres` in its own process group (so
+  SIGKILL takes meltano, the tap and the target at once), from a private copy of the project
+  (sharing the installed plugins), against a throw-away Postgres database.
 - The checks: Postgres equals the emulator's truth, no key twice, state never ahead of what
   was loaded, every query well-formed, and no secret anywhere in what was captured.
 """
@@ -131,6 +131,24 @@ def require_plugins() -> None:
         if not (ROOT / ".meltano" / kind / name / "venv").is_dir():
             msg = f"the Meltano plugin {name} is not installed: run `make install` first"
             raise RuntimeError(msg)
+
+
+def private_project(root: Path) -> Path:
+    """A copy of the Meltano project that shares only the installed plugin venvs.
+
+    Meltano keeps per-plugin files at fixed paths in `.meltano/run/` (the catalog, the
+    tap's input state), so runs from one project directory at once would trample each
+    other's; each test pipeline therefore gets its own directory (and no `.env`).
+    """
+    root.mkdir(parents=True)
+    (root / "meltano.yml").write_bytes((ROOT / "meltano.yml").read_bytes())
+    for package in ("tap-quickbooks", "target-postgres-fast"):
+        if (ROOT / package).is_dir():
+            (root / package).symlink_to(ROOT / package)
+    (root / ".meltano").mkdir(mode=0o700)
+    for kind in ("extractors", "loaders"):
+        (root / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+    return root
 
 
 _CATALOG_LOCK = threading.Lock()
@@ -335,8 +353,9 @@ class Pipeline:
     _runs: int = 0
 
     def __post_init__(self) -> None:
-        """Wrap the emulator and trade its initial refresh token for a distinctive one."""
+        """Make a private project, wrap the emulator, get a distinctive refresh token."""
         require_plugins()
+        self.project = private_project(self.workdir / "project")
         self.probe = Probe(self.emu)
         self.refresh_token = seed_refresh_token(self.emu)
         self.token_store = self.workdir / "tokens" / "tap-quickbooks.json"
@@ -355,7 +374,7 @@ class Pipeline:
         }
         env.update(
             {
-                "MELTANO_PROJECT_ROOT": str(ROOT),
+                "MELTANO_PROJECT_ROOT": str(self.project),
                 "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / 'meltano.db'}",
                 "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
                 "QBO_START_DATE": START_DATE.date().isoformat(),
@@ -406,7 +425,7 @@ class Pipeline:
         with log.open("wb") as out:
             process = subprocess.Popen(
                 [meltano_executable(), *args],
-                cwd=ROOT,
+                cwd=self.project,
                 env=self.env(**(env or {})),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -431,7 +450,7 @@ class Pipeline:
         cmd = [meltano_executable(), "--environment=dev", *args]
         out = subprocess.run(
             cmd,
-            cwd=ROOT,
+            cwd=self.project,
             env=self.env(**(env or {})),
             capture_output=True,
             text=True,
@@ -706,22 +725,6 @@ def find_leaks(texts: list[tuple[str, str]], secrets: list[str]) -> list[tuple[s
             if piece and piece in text:
                 leaks.append((where, piece[:6] + "..."))
     return leaks
-
-
-def remove_leftover_run_configs() -> int:
-    """Delete the plugin configs that killed runs of these tests left in `.meltano/run/`.
-
-    Meltano writes each run's plugin config (with the secrets) there and deletes it when
-    the run ends; a SIGKILL leaves it behind. Only files holding this suite's client secret
-    are removed.
-    """
-    removed = 0
-    for path in (ROOT / ".meltano" / "run").glob("*/*.config.json"):
-        with contextlib.suppress(OSError):
-            if CLIENT_SECRET in path.read_text(encoding="utf-8", errors="replace"):
-                path.unlink()
-                removed += 1
-    return removed
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 120, what: str = "") -> None:

@@ -27,7 +27,6 @@ from _pipeline import (
     bookmarks,
     count_query_at,
     database,
-    remove_leftover_run_configs,
     wait_for,
 )
 from qbo_emulator.testing import EmulatorServer
@@ -86,7 +85,6 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pipeline, 
         assert first.rc == 0, first.tail()
         pipe.assert_matches_truth("first complete run")
         yield pipe, pipe.probe.requests
-        remove_leftover_run_configs()
 
 
 def _blocked_writer(pipe: Pipeline) -> str | None:

@@ -31,7 +31,6 @@ from _pipeline import (
     bookmarks,
     count_query_at,
     database,
-    remove_leftover_run_configs,
     wait_for,
     window_start,
 )
@@ -325,7 +324,6 @@ def test_postgres_restarted_during_a_load(tmp_path: Path) -> None:
             locker.close()
         settle(running.wait(), "mid-write", "Postgres restarted in the middle of a write")
         pipe.assert_no_secrets()
-        remove_leftover_run_configs()
 
 
 def test_fault_runs_sent_only_fixed_queries_and_leaked_no_secret(pipe: Pipeline) -> None:
