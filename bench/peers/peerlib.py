@@ -91,6 +91,7 @@ class PeerRun:
     seconds: float
     maxrss_kb: int
     timed_out: bool
+    cpu_s: float = 0.0
     records: dict[str, dict[str, str]] = field(default_factory=dict)
     rows: int = 0
     duplicates: int = 0
@@ -104,15 +105,21 @@ class PeerRun:
 
 
 @dataclass
-class _Proc:
+class ProcessResult:
     returncode: int
     seconds: float
     maxrss_kb: int
     timed_out: bool
+    cpu_s: float = 0.0
 
 
-def _run(argv: list[str], env: dict[str, str], stdout: Path, stderr: Path, timeout: float) -> _Proc:
-    """Run argv in its own process group; wall time and peak RSS come from wait4."""
+def run_process(
+    argv: list[str], env: dict[str, str], stdout: Path, stderr: Path, timeout: float
+) -> ProcessResult:
+    """Run argv in its own process group, killed after timeout seconds.
+
+    Wall time and peak RSS (of the process and its waited-for children) come from wait4.
+    """
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -138,7 +145,13 @@ def _run(argv: list[str], env: dict[str, str], stdout: Path, stderr: Path, timeo
             timer.cancel()
         seconds = time.monotonic() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return _Proc(proc.returncode, seconds, int(usage.ru_maxrss), timed_out.is_set())
+    return ProcessResult(
+        proc.returncode,
+        seconds,
+        int(usage.ru_maxrss),
+        timed_out.is_set(),
+        usage.ru_utime + usage.ru_stime,
+    )
 
 
 def _env(target: Target) -> dict[str, str]:
@@ -170,7 +183,7 @@ def _singer_io_prepare(target: Target, workdir: Path, env: dict[str, str]) -> li
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config, indent=2))
     discovered = workdir / "discovered.json"
-    result = _run(
+    result = run_process(
         [str(peer.python), str(peer.wrapper), "--config", str(config_path), "--discover"],
         env,
         discovered,
@@ -221,7 +234,7 @@ def _airbyte_prepare(target: Target, workdir: Path, env: dict[str, str]) -> list
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config, indent=2))
     discovered = workdir / "discovered.jsonl"
-    result = _run(
+    result = run_process(
         [str(peer.python), str(peer.wrapper), "discover", "--config", str(config_path)],
         env,
         discovered,
@@ -302,13 +315,14 @@ def run_peer(
     prepare = _singer_io_prepare if name == "singer-io" else _airbyte_prepare
     argv = prepare(target, workdir, env)
     stdout, stderr = workdir / "stdout.jsonl", workdir / "stderr.log"
-    proc = _run(argv, env, stdout, stderr, timeout)
+    proc = run_process(argv, env, stdout, stderr, timeout)
     run = PeerRun(
         peer=name,
         returncode=proc.returncode,
         seconds=proc.seconds,
         maxrss_kb=proc.maxrss_kb,
         timed_out=proc.timed_out,
+        cpu_s=proc.cpu_s,
         stdout_path=stdout,
         stderr_tail=_tail(stderr),
     )
