@@ -33,7 +33,7 @@ from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 from typing_extensions import override
 
-from tap_quickbooks import limits, pagination, query, records, windows
+from tap_quickbooks import limits, pagination, pipeline, query, records, windows
 from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, TokenStore
 from tap_quickbooks.errors import (
     AuthError,
@@ -637,9 +637,7 @@ class QuickBooksStream(Stream):
             len(plan),
         )
         with gc_paused():
-            for window in plan:
-                yield from self._sync_window_with_breaker(conn, context, window, stats, totals)
-                gc.collect(0)  # the few cycles a window leaves (e.g. retried errors)
+            yield from self._sync_windows(conn, context, plan, stats, totals)
             yield from self.after_windows(conn, context, bookmark, stats, totals)
 
         self.logger.info(
@@ -668,23 +666,81 @@ class QuickBooksStream(Stream):
         """Extra records after the windows (invoices: CDC tombstones)."""
         return ()
 
-    def _sync_window_with_breaker(
+    def _sync_windows(
         self,
         conn: RealmConnection,
         context: Context,
-        window: windows.Window,
+        plan: list[windows.Window],
         stats: RequestStats,
         totals: StreamTotals,
     ) -> t.Iterator[dict[str, t.Any]]:
+        """Emit every row of the windows in order, committing at verified points.
+
+        A window that keeps failing is retried from the last verified bookmark (with a
+        back-off) until it fails `max_window_failures` times in a row.
+        """
+        realm = context["realm_id"]
+        settings = self.settings
+        todo = list(plan)
         failures = 0
-        while True:
-            realm = context["realm_id"]
-            resume = window.starting_at(self._committed.get(realm, window.start))
+        started = time.monotonic()
+
+        def count(window: windows.Window) -> int:
+            inactive = self.include_inactive
+            text = query.count_query(self.entity, window.range, include_inactive=inactive)
+            return conn.count(text, stats)
+
+        while todo:
+            run = pipeline.WindowPipeline(
+                todo,
+                count=count,
+                fetch=self._page_fetcher(conn, stats),
+                mark=_last_updated,
+                executor=conn.executor,
+                max_in_flight=settings.max_concurrent_requests,
+                page_size=settings.page_size,
+                chunk_pages=CHUNK_PAGES,
+                max_churn_restarts=MAX_CHURN_RESTARTS,
+                committed=self._committed.get(realm),
+            )
             try:
-                yield from self._sync_window(conn, context, resume, stats, totals)
+                for event in run:
+                    if isinstance(event, list):
+                        yield from event
+                    elif isinstance(event, pipeline.Verified):
+                        self._commit(context, event.value)
+                    elif isinstance(event, pipeline.WindowDone):
+                        todo.pop(0)
+                        failures = 0
+                        totals.windows += 1
+                        totals.rows += event.rows
+                        self.logger.info(
+                            "Window %s realm=%s window=%s pages=%d rows=%d seconds=%.2f",
+                            self.name,
+                            realm,
+                            event.window.label,
+                            event.pages,
+                            event.rows,
+                            time.monotonic() - started,
+                        )
+                        started = time.monotonic()
+                        gc.collect(0)  # the few cycles a window leaves (e.g. retried errors)
+                    else:
+                        totals.restarts += 1
+                        self.logger.info(
+                            "%s realm=%s: COUNT(*) changed %d -> %d while paging %s; re-reading "
+                            "from the last verified bookmark %s",
+                            self.name,
+                            realm,
+                            event.expected,
+                            event.found,
+                            event.paged.label,
+                            event.resume.start.isoformat(),
+                        )
             except (RetriesExhaustedError, WindowFailedError) as exc:
                 failures += 1
-                if failures >= self.settings.max_window_failures:
+                resume = todo[0].starting_at(self._committed.get(realm, todo[0].start))
+                if failures >= settings.max_window_failures:
                     msg = (
                         f"{self.name}, realm {realm}: window {resume.label} failed "
                         f"{failures} times in a row (setting max_window_failures); last error: "
@@ -699,107 +755,22 @@ class QuickBooksStream(Stream):
                     realm,
                     resume.label,
                     failures,
-                    self.settings.max_window_failures,
+                    settings.max_window_failures,
                     exc,
                     delay,
                 )
                 limits.sleep(delay)
-                continue
-            totals.windows += 1
-            return
-
-    def _sync_window(
-        self,
-        conn: RealmConnection,
-        context: Context,
-        window: windows.Window,
-        stats: RequestStats,
-        totals: StreamTotals,
-    ) -> t.Iterator[dict[str, t.Any]]:
-        """Emit every row of `window` in order, committing after each verified chunk."""
-        realm = context["realm_id"]
-        settings = self.settings
-        started = time.monotonic()
-        pages_read = rows_read = 0
-        current = window
-        stalled = 0  # restarts since the bookmark last moved
-        chunk_pages = CHUNK_PAGES  # shrinks under churn, so verified progress still happens
-        mark = self._committed.get(realm)
-        while True:
-            rng = current.range
-            count_text = query.count_query(self.entity, rng, include_inactive=self.include_inactive)
-            expected = conn.count(count_text, stats)
-            restart = False
-            if expected:
-                fetch = self._page_fetcher(conn, current, stats)
-                plan = pagination.plan_pages(expected, settings.page_size)
-                for chunk in pagination.chunked(plan, chunk_pages):
-                    last: str | None = None
-                    empty = False
-                    for _page, page_records in pagination.fetch_in_order(
-                        chunk, fetch, conn.executor, settings.max_concurrent_requests
-                    ):
-                        if not page_records:
-                            empty = True
-                            break
-                        pages_read += 1
-                        for record in page_records:
-                            last = record["last_updated_time"] or last
-                            yield record
-                        rows_read += len(page_records)
-                    now_count = conn.count(count_text, stats)
-                    if now_count != expected:
-                        totals.restarts += 1
-                        moved = self._committed.get(realm) != mark
-                        mark = self._committed.get(realm)
-                        stalled = 0 if moved else stalled + 1
-                        if stalled > MAX_CHURN_RESTARTS:
-                            msg = (
-                                f"rows kept changing in window {window.label} "
-                                f"({stalled} restarts without progress)"
-                            )
-                            raise WindowFailedError(msg)
-                        chunk_pages = max(1, chunk_pages // 5)
-                        current = window.starting_at(self._committed.get(realm, window.start))
-                        self.logger.info(
-                            "%s realm=%s: COUNT(*) changed %d -> %d while paging %s; re-reading "
-                            "from the last verified bookmark %s",
-                            self.name,
-                            realm,
-                            expected,
-                            now_count,
-                            rng_label(rng),
-                            current.start.isoformat(),
-                        )
-                        restart = True
-                        break
-                    if last is not None:
-                        self._commit(context, last)
-                    if empty:
-                        break
-            if not restart:
-                break
-        totals.rows += rows_read
-        self.logger.info(
-            "Window %s realm=%s window=%s pages=%d rows=%d seconds=%.2f",
-            self.name,
-            realm,
-            window.label,
-            pages_read,
-            rows_read,
-            time.monotonic() - started,
-        )
 
     def _page_fetcher(
-        self, conn: RealmConnection, window: windows.Window, stats: RequestStats
-    ) -> t.Callable[[pagination.Page], list[dict[str, t.Any]]]:
+        self, conn: RealmConnection, stats: RequestStats
+    ) -> t.Callable[[windows.Window, pagination.Page], list[dict[str, t.Any]]]:
         realm = conn.realm_id
         entity = self.entity
         page_size = self.settings.page_size
-        window_start = window.start.isoformat()
-        window_end = window.end.isoformat()
 
-        def fetch(page: pagination.Page) -> list[dict[str, t.Any]]:
+        def fetch(window: windows.Window, page: pagination.Page) -> list[dict[str, t.Any]]:
+            window_start = window.start.isoformat()
+            window_end = window.end.isoformat()
             text = query.select_query(
                 entity,
                 window.range,
@@ -816,11 +787,19 @@ class QuickBooksStream(Stream):
                 },
             )
             return conn.query_decoded(
-                text, stats, lambda response: to_records(page, request_payload, response)
+                text,
+                stats,
+                lambda response: to_records(
+                    page, request_payload, window_start, window_end, response
+                ),
             )
 
         def to_records(
-            page: pagination.Page, request_payload: dict[str, t.Any], response: dict[str, t.Any]
+            page: pagination.Page,
+            request_payload: dict[str, t.Any],
+            window_start: str,
+            window_end: str,
+            response: dict[str, t.Any],
         ) -> list[dict[str, t.Any]]:
             # Each payload is encoded here, once: the parsed page is dropped right after.
             ingested = dt.datetime.now(dt.UTC).isoformat()
@@ -846,6 +825,10 @@ class QuickBooksStream(Stream):
         return fetch
 
 
-def rng_label(rng: query.Range) -> str:
-    """`[start, end)` text of a query range."""
-    return f"[{rng.start.isoformat()}, {rng.end.isoformat()})"
+def _last_updated(rows: list[dict[str, t.Any]]) -> str | None:
+    """The replication key of the last of `rows` that has one."""
+    for row in reversed(rows):
+        value = row["last_updated_time"]
+        if value:
+            return t.cast("str", value)
+    return None

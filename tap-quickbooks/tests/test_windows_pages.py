@@ -1,12 +1,9 @@
 import datetime as dt
 import itertools
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tap_quickbooks.pagination import Page, chunked, fetch_in_order, plan_pages
+from tap_quickbooks.pagination import chunked, plan_pages
 from tap_quickbooks.windows import Window, plan_windows
 
 UTC = dt.UTC
@@ -81,48 +78,3 @@ def test_chunked():
     chunks = chunked(pages, 25)
     assert [len(c) for c in chunks] == [25, 25, 5]
     assert [p for c in chunks for p in c] == pages
-
-
-def test_fetch_in_order_yields_in_input_order_with_bounded_in_flight():
-    lock = threading.Lock()
-    state = {"running": 0, "max": 0}
-    consumed = []
-
-    def fetch(page: Page) -> int:
-        with lock:
-            state["running"] += 1
-            state["max"] = max(state["max"], state["running"])
-        time.sleep(0.001 * ((page.number * 7) % 5))  # finish out of order
-        with lock:
-            state["running"] -= 1
-        return page.number
-
-    pages = plan_pages(40, 1)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for page, result in fetch_in_order(pages, fetch, pool, max_in_flight=4):
-            assert result == page.number
-            consumed.append(page.number)
-    assert consumed == list(range(1, 41))
-    assert state["max"] <= 4
-
-
-def test_fetch_in_order_raises_at_the_failing_item_and_stops():
-    calls = []
-
-    def fetch(n: int) -> int:
-        calls.append(n)
-        if n == 3:
-            raise RuntimeError("boom")
-        return n
-
-    got = []
-
-    def consume() -> None:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for _, result in fetch_in_order(range(1, 100), fetch, pool, max_in_flight=2):
-                got.append(result)
-
-    with pytest.raises(RuntimeError, match="boom"):
-        consume()
-    assert got == [1, 2]
-    assert max(calls) <= 5

@@ -1,0 +1,396 @@
+"""Verified paging of consecutive date windows with the fetch slots kept busy (pure).
+
+QuickBooks only pages by offset, so a row that leaves a window while it is paged shifts
+every later offset and another row is skipped. Each window is therefore counted
+(`COUNT(*)`), its pages fetched, and after every chunk of pages counted again: in a
+window that ended before the run started rows can only leave, so an unchanged count
+proves that no offset moved while the chunk's pages were read, and the bookmark may move
+to the chunk's last row. A changed count re-reads the rest of the window from the last
+verified bookmark.
+
+:class:`WindowPipeline` runs that plan with up to `max_in_flight` requests at once and
+never waits for a count when it does not have to:
+
+- a chunk's verifying count is sent as soon as all of that chunk's pages have been
+  received, and the next chunk's pages keep going out (and their rows are emitted) while
+  it is in flight; its answer is applied in order (commit, or restart from the last
+  verified bookmark: rows already emitted after it are real rows, the target upserts the
+  few that are emitted twice);
+- the next window's first count is sent while the current window's last pages are in
+  flight; a window counted empty is done without a second count.
+
+Rows are emitted strictly in page order, window after window, and a bookmark is only
+reported (:class:`Verified`) once every row up to it has been emitted and verified.
+The pipeline does no HTTP itself: `count` and `fetch` run on the given executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import typing as t
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass
+
+from tap_quickbooks import pagination, windows
+from tap_quickbooks.errors import WindowFailedError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from concurrent.futures import Executor, Future
+
+R = t.TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Verified:
+    """Every row up to `value` (the last row of a verified chunk) is emitted and verified."""
+
+    value: str
+
+
+@dataclass(frozen=True)
+class WindowDone:
+    """All of `window` (as planned) is emitted and verified."""
+
+    window: windows.Window
+    pages: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The count of `paged` changed from `expected` to `found`; re-reading from `resume`."""
+
+    window: windows.Window
+    paged: windows.Window
+    expected: int
+    found: int
+    resume: windows.Window
+
+
+Event = list[R] | Verified | WindowDone | Restarted
+
+
+class _Window:
+    """One attempt at one window: its first count and its planned pages."""
+
+    def __init__(self, origin: windows.Window, window: windows.Window, count: Future[int]) -> None:
+        self.origin = origin  # as planned (logs, WindowDone)
+        self.window = window  # the range queried (the rest of origin after a restart)
+        self.count = count
+        self.expected: int | None = None
+        self.pages: list[tuple[_Chunk, pagination.Page]] = []
+        self.submitted = 0  # pages handed to the executor
+        self.truncated = False  # an empty page ended it early
+
+
+class _Chunk:
+    """Consecutive pages of a window followed by one verifying count."""
+
+    def __init__(self, win: _Window, size: int, *, last: bool, verify: bool = True) -> None:
+        self.win = win
+        self.size = size
+        self.is_last = last  # the window is done once this chunk is verified
+        self.needs_verify = verify
+        self.futures: list[Future[t.Any]] = []
+        self.emitted = 0  # pages consumed (rows emitted)
+        self.last_value: str | None = None  # replication key of the last row emitted
+        self.verify: Future[int] | None = None
+
+    def received(self) -> bool:
+        """Every page of the chunk has been answered (the verifying count may go)."""
+        return len(self.futures) >= self.size and all(f.done() for f in self.futures)
+
+
+@dataclass
+class _Slot:
+    """A position in emission order: a window's first count (`chunk` None) or a page."""
+
+    win: _Window
+    chunk: _Chunk | None
+    future: Future[t.Any]
+
+
+class WindowPipeline(t.Generic[R]):
+    """Verified, in-order paging of consecutive windows with `max_in_flight` requests at once.
+
+    `count(window)` returns the window's row count; `fetch(window, page)` its rows on
+    `page`; `mark(rows)` the replication key value of the last of `rows` (None if none).
+    `committed` is the bookmark the run resumes from (rows before it are verified).
+    """
+
+    def __init__(
+        self,
+        plan: list[windows.Window],
+        *,
+        count: Callable[[windows.Window], int],
+        fetch: Callable[[windows.Window, pagination.Page], list[R]],
+        mark: Callable[[list[R]], str | None],
+        executor: Executor,
+        max_in_flight: int,
+        page_size: int,
+        chunk_pages: int,
+        max_churn_restarts: int,
+        committed: dt.datetime | None = None,
+    ) -> None:
+        """Prepare the run of `plan` (nothing is requested before iteration)."""
+        if max_in_flight < 1 or chunk_pages < 1:
+            msg = "max_in_flight and chunk_pages must be >= 1"
+            raise ValueError(msg)
+        self._count = count
+        self._fetch = fetch
+        self._mark = mark
+        self._executor = executor
+        self._max_in_flight = max_in_flight
+        # Pages received and waiting for their turn: bounded, so memory does not grow when
+        # one slow page holds up the ones behind it.
+        self._max_buffered = 2 * max_in_flight
+        self._page_size = page_size
+        self._chunk_pages_default = chunk_pages
+        self._max_churn_restarts = max_churn_restarts
+        self._committed = committed
+        first = plan[0].starting_at(committed) if plan and committed else None
+        self._todo: list[tuple[windows.Window, windows.Window]] = [
+            (w, first if i == 0 and first else w) for i, w in enumerate(plan)
+        ]
+        self._reset_head()
+        self._totals: dict[windows.Window, list[int]] = {}  # origin -> [pages, rows]
+        self._running: set[Future[t.Any]] = set()
+        self._slots: deque[_Slot] = deque()
+        self._verifies: deque[_Chunk] = deque()
+        self._planned = 0  # index in _todo of the window whose pages go out next
+        self._planning: _Window | None = None
+        self._prefetched: _Window | None = None  # first count of the next window
+        self._restarts = 0
+
+    def _reset_head(self) -> None:
+        """Churn bookkeeping of the first unfinished window."""
+        self._chunk_pages = self._chunk_pages_default  # shrinks under churn
+        # After a restart the rest of the window is read one chunk at a time (no page goes
+        # out before the previous chunk is verified): with rows moving, every request sent
+        # between a count and its verification makes a changed count more likely.
+        self._serial = False
+        self._stalled = 0  # restarts since the bookmark last moved
+        self._mark_at = self._committed
+
+    # -- submitting --------------------------------------------------------------------
+
+    def _free(self) -> bool:
+        self._running = {f for f in self._running if not f.done()}
+        return len(self._running) < self._max_in_flight
+
+    def _submit(self, fn: Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
+        future = self._executor.submit(fn, *args)
+        self._running.add(future)
+        return future
+
+    def _open(self, index: int) -> _Window:
+        origin, window = self._todo[index]
+        return _Window(origin, window, self._submit(self._count, window))
+
+    def _plan(self, win: _Window) -> None:
+        """Lay out the pages and chunks of a counted window."""
+        expected = win.expected or 0
+        if expected == 0:
+            self._verifies.append(_Chunk(win, 0, last=True, verify=False))
+            return
+        pages = pagination.plan_pages(expected, self._page_size)
+        size = self._chunk_pages if self._planned == 0 else self._chunk_pages_default
+        chunks = pagination.chunked(pages, size)
+        for i, chunk_pages in enumerate(chunks):
+            chunk = _Chunk(win, len(chunk_pages), last=i == len(chunks) - 1)
+            self._verifies.append(chunk)
+            win.pages.extend((chunk, page) for page in chunk_pages)
+
+    def _fill(self) -> None:
+        """Send what may be sent: verifying counts first, then first counts and pages."""
+        for chunk in self._verifies:
+            if not self._free():
+                return
+            if chunk.needs_verify and chunk.verify is None and chunk.received():
+                chunk.verify = self._submit(self._count, chunk.win.window)
+        while self._free() and len(self._slots) < self._max_buffered and self._produce():
+            pass
+
+    def _produce(self) -> bool:
+        """Send one request of the plan; False when the plan must wait (or is done)."""
+        win = self._planning
+        if win is None:
+            if self._planned >= len(self._todo) or (self._serial and self._planned > 0):
+                return False
+            win = self._prefetched or self._open(self._planned)
+            self._prefetched = None
+            self._planning = win
+            self._slots.append(_Slot(win, None, win.count))
+            return True
+        if win.expected is None:
+            if not win.count.done() or win.count.exception() is not None:
+                return False  # an error is raised when the consumer reaches this window
+            win.expected = win.count.result()
+            self._plan(win)
+        left = 0 if win.truncated else len(win.pages) - win.submitted
+        if left and self._serial and self._verifies[0] is not win.pages[win.submitted][0]:
+            return False  # after a restart: not before the previous chunk is verified
+        if (
+            not self._serial
+            and self._prefetched is None
+            and self._planned + 1 < len(self._todo)
+            and left <= self._max_in_flight
+        ):
+            self._prefetched = self._open(self._planned + 1)
+            return True
+        if left:
+            chunk, page = win.pages[win.submitted]
+            win.submitted += 1
+            future = self._submit(self._fetch, win.window, page)
+            chunk.futures.append(future)
+            self._slots.append(_Slot(win, chunk, future))
+            return True
+        self._planning = None
+        self._planned += 1
+        return True
+
+    def _abandon(self) -> None:
+        """Cancel everything not started and let running requests finish; clear the plan."""
+        for future in self._running:
+            future.cancel()
+        for future in self._running:
+            if not future.cancelled():
+                with contextlib.suppress(Exception):  # nobody wants the answer any more
+                    future.result()
+        self._running.clear()
+        self._slots.clear()
+        self._verifies.clear()
+        self._planned = 0
+        self._planning = None
+        self._prefetched = None
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Event[R]]:
+        """Run the plan: rows (lists, in order) and progress events."""
+        try:
+            yield from self._run()
+        finally:
+            self._abandon()
+
+    def _run(self) -> Iterator[Event[R]]:
+        while self._todo:
+            self._fill()
+            if self._verifies and self._ready(self._verifies[0]):
+                yield from self._apply(self._verifies.popleft())
+                continue
+            if self._slots and self._slots[0].future.done():
+                slot = self._slots.popleft()
+                try:
+                    result = slot.future.result()
+                except Exception:
+                    restarted = yield from self._drain()
+                    if restarted:
+                        continue
+                    raise
+                if slot.chunk is not None:
+                    yield from self._emit(slot.chunk, result)
+                continue
+            waiting = {f for f in self._running if not f.done()}
+            if not waiting:  # pragma: no cover - the plan always leaves something to do
+                msg = "pipeline stalled with nothing in flight"
+                raise RuntimeError(msg)
+            wait(waiting, return_when=FIRST_COMPLETED)
+
+    def _ready(self, chunk: _Chunk) -> bool:
+        if chunk.emitted < chunk.size:
+            return False
+        return not chunk.needs_verify or (chunk.verify is not None and chunk.verify.done())
+
+    def _emit(self, chunk: _Chunk, rows: list[R]) -> Iterator[Event[R]]:
+        win = chunk.win
+        chunk.emitted += 1
+        totals = self._totals.setdefault(win.origin, [0, 0])
+        if not rows:
+            # Fewer rows than counted: the rest of the window is gone. Verify what was
+            # emitted (the count will tell whether rows moved) and end the window there.
+            self._truncate(chunk)
+            return
+        totals[0] += 1
+        totals[1] += len(rows)
+        chunk.last_value = self._mark(rows) or chunk.last_value
+        yield rows
+
+    def _truncate(self, chunk: _Chunk) -> None:
+        win = chunk.win
+        win.truncated = True
+        chunk.size = chunk.emitted
+        chunk.is_last = True
+        for slot in self._slots:
+            if slot.win is win:
+                slot.future.cancel()
+        self._slots = deque(s for s in self._slots if s.win is not win)
+        index = self._verifies.index(chunk)
+        self._verifies = deque(
+            c for i, c in enumerate(self._verifies) if c.win is not win or i <= index
+        )
+
+    def _apply(self, chunk: _Chunk) -> Iterator[Event[R]]:
+        """Apply a chunk's verification in order: commit, or restart the window."""
+        win = chunk.win
+        if chunk.verify is not None:
+            found = chunk.verify.result()
+            if found != win.expected:
+                yield self._restart(win, found)
+                return
+        if chunk.last_value is not None:
+            moment = dt.datetime.fromisoformat(chunk.last_value)
+            if self._committed is None or moment > self._committed:
+                self._committed = moment
+            yield Verified(chunk.last_value)
+        if chunk.is_last:
+            pages, rows = self._totals.pop(win.origin, [0, 0])
+            self._todo.pop(0)
+            if self._planning is win:  # its last pages went out, the plan had not moved on yet
+                self._planning = None
+            else:
+                self._planned -= 1
+            self._reset_head()
+            yield WindowDone(win.origin, pages, rows)
+
+    def _restart(self, win: _Window, found: int) -> Restarted:
+        self._restarts += 1
+        self._abandon()
+        moved = self._committed != self._mark_at
+        self._mark_at = self._committed
+        self._stalled = 0 if moved else self._stalled + 1
+        if self._stalled > self._max_churn_restarts:
+            msg = (
+                f"rows kept changing in window {win.origin.label} "
+                f"({self._stalled} restarts without progress)"
+            )
+            raise WindowFailedError(msg)
+        self._chunk_pages = max(1, self._chunk_pages // 5)
+        self._serial = True
+        resume = win.origin.starting_at(self._committed or win.origin.start)
+        self._todo[0] = (win.origin, resume)
+        return Restarted(win.origin, win.window, win.expected or 0, found, resume)
+
+    def _drain(self) -> t.Generator[Event[R], None, bool]:
+        """Before a failure ends the run: apply the verifications of what was emitted.
+
+        Returns True when one of them restarted the window (the failure may be a
+        consequence of rows moving, and the re-read will tell).
+        """
+        while self._verifies:
+            chunk = self._verifies[0]
+            if chunk.emitted < chunk.size:
+                return False
+            if chunk.needs_verify and chunk.verify is None:
+                chunk.verify = self._submit(self._count, chunk.win.window)
+            if chunk.verify is not None:
+                wait([chunk.verify])
+            self._verifies.popleft()
+            restarts = self._restarts
+            yield from self._apply(chunk)
+            if self._restarts != restarts:
+                return True
+        return False

@@ -1,0 +1,267 @@
+"""The verified window pipeline with fake count/fetch functions (no HTTP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tap_quickbooks.errors import WindowFailedError
+from tap_quickbooks.pipeline import Restarted, Verified, WindowDone, WindowPipeline
+from tap_quickbooks.windows import Window, plan_windows
+
+if t.TYPE_CHECKING:
+    from tap_quickbooks.pagination import Page
+
+DAY = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
+WAIT = 10.0  # seconds a fake waits for the pipeline to get somewhere (never reached if correct)
+
+
+def stamp(second: int) -> str:
+    return (DAY + dt.timedelta(seconds=second)).isoformat()
+
+
+class FakeEntity:
+    """Rows are their replication key values; offsets page over the sorted rows of a window."""
+
+    def __init__(self, seconds: t.Iterable[int]) -> None:
+        self.rows = sorted(stamp(s) for s in seconds)
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, Window, int | None]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.on_count: t.Callable[[Window, int], None] = lambda window, n: None
+        self.on_fetch: t.Callable[[Window, Page], None] = lambda window, page: None
+
+    def _in(self, window: Window) -> list[str]:
+        lo, hi = window.start.isoformat(), window.end.isoformat()
+        return [r for r in self.rows if lo <= r < hi]
+
+    def _track(self, delta: int) -> None:
+        with self.lock:
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def count(self, window: Window) -> int:
+        self._track(1)
+        try:
+            with self.lock:
+                n = sum(1 for kind, _, _ in self.calls if kind == "count")
+                self.calls.append(("count", window, None))
+            self.on_count(window, n)
+            with self.lock:
+                return len(self._in(window))
+        finally:
+            self._track(-1)
+
+    def fetch(self, window: Window, page: Page) -> list[str]:
+        self._track(1)
+        try:
+            with self.lock:
+                self.calls.append(("page", window, page.number))
+            self.on_fetch(window, page)
+            with self.lock:
+                rows = self._in(window)
+                return rows[page.start_position - 1 : page.start_position - 1 + page.max_results]
+        finally:
+            self._track(-1)
+
+    def delete(self, value: str) -> None:
+        with self.lock:
+            self.rows.remove(value)
+
+
+def run(
+    entity: FakeEntity,
+    plan: list[Window],
+    *,
+    page_size: int = 2,
+    chunk_pages: int = 2,
+    max_in_flight: int = 4,
+    committed: dt.datetime | None = None,
+) -> t.Iterator[t.Any]:
+    with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
+        yield from WindowPipeline(
+            plan,
+            count=entity.count,
+            fetch=entity.fetch,
+            mark=lambda rows: rows[-1] if rows else None,
+            executor=pool,
+            max_in_flight=max_in_flight,
+            page_size=page_size,
+            chunk_pages=chunk_pages,
+            max_churn_restarts=5,
+            committed=committed,
+        )
+
+
+def check_state_never_ahead(events: list[t.Any]) -> list[str]:
+    """The rows in emission order; asserts every Verified is at or before a row already seen."""
+    rows: list[str] = []
+    for event in events:
+        if isinstance(event, list):
+            rows.extend(event)
+        elif isinstance(event, Verified):
+            assert rows
+            assert event.value <= max(rows)
+    return rows
+
+
+def test_rows_in_order_windows_done_and_empty_windows_counted_once():
+    entity = FakeEntity([*range(0, 40, 2), *range(3 * 86400, 3 * 86400 + 9)])
+    plan = plan_windows(DAY, DAY + dt.timedelta(days=5), 1)
+    together = threading.Barrier(3, timeout=WAIT)
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if window == plan[0] and page.number <= 3:
+            together.wait()  # pages 1-3 are in flight at once (or this breaks)
+
+    entity.on_fetch = on_fetch
+    events = list(run(entity, plan, max_in_flight=3))
+    rows = check_state_never_ahead(events)
+    assert rows == entity.rows  # every row once, in order
+    done = [e for e in events if isinstance(e, WindowDone)]
+    assert [d.window for d in done] == plan
+    assert [d.rows for d in done] == [20, 0, 0, 9, 0]
+    verified = [e.value for e in events if isinstance(e, Verified)]
+    assert verified == sorted(verified)
+    assert verified[-1] == rows[-1]
+    counts = [window for kind, window, _ in entity.calls if kind == "count"]
+    # 20 rows: 10 pages, 5 chunks of 2 -> 1 + 5 counts; 9 rows: 5 pages, 3 chunks -> 1 + 3;
+    # three empty windows: one count each.
+    assert len(counts) == 6 + 4 + 3
+    assert entity.max_in_flight == 3
+
+
+def test_next_chunk_pages_go_out_while_the_verifying_count_is_in_flight():
+    entity = FakeEntity(range(20))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    chunk2_emitted = threading.Event()
+    chunk1_received = threading.Event()
+
+    def on_count(window: Window, n: int) -> None:
+        if n == 1:  # the first verifying count: hold it until chunk 2's rows are out
+            assert chunk1_received.is_set()
+            chunk2_emitted.wait(WAIT)
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 2:
+            chunk1_received.set()  # (set just before page 2 answers)
+
+    entity.on_count = on_count
+    entity.on_fetch = on_fetch
+    order: list[str] = []
+    for event in run(entity, plan, page_size=2, chunk_pages=2):
+        if isinstance(event, list):
+            order.append("rows")
+            if event[0] >= stamp(4):  # a row of chunk 2 (pages 3-4)
+                chunk2_emitted.set()
+        elif isinstance(event, Verified):
+            order.append(f"verified {event.value}")
+    # Chunk 2 (rows 4..7) was emitted before chunk 1 (rows 0..3) was verified.
+    first_verified = order.index(f"verified {stamp(3)}")
+    assert order[:first_verified].count("rows") >= 3
+    calls = entity.calls
+    verify = next(i for i, c in enumerate(calls) if c[0] == "count" and i > 0)
+    # The verifying count went out only after both pages of chunk 1 were requested.
+    assert {c[2] for c in calls[:verify] if c[0] == "page"} >= {1, 2}
+
+
+def test_failed_verification_after_the_next_chunk_was_emitted_restarts_and_loses_nothing():
+    seconds = list(range(24))
+    entity = FakeEntity(seconds)
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    chunk3_emitted = threading.Event()
+    victim = stamp(5)  # a row of chunk 2: deleting it shifts every later offset by one
+
+    def on_count(window: Window, n: int) -> None:
+        if n == 2:  # the second verifying count (chunk 2): rows moved meanwhile
+            chunk3_emitted.wait(WAIT)
+            entity.delete(victim)
+
+    entity.on_count = on_count
+    events: list[t.Any] = []
+    for event in run(entity, plan, page_size=2, chunk_pages=2):
+        events.append(event)
+        if isinstance(event, list) and event[0] >= stamp(8):  # chunk 3 (rows 8..11)
+            chunk3_emitted.set()
+    rows = check_state_never_ahead(events)
+    restart = next(i for i, e in enumerate(events) if isinstance(e, Restarted))
+    before = [r for e in events[:restart] if isinstance(e, list) for r in e]
+    assert stamp(8) in before  # the next chunk's rows were emitted before the count returned
+    event = events[restart]
+    assert isinstance(event, Restarted)
+    assert (event.expected, event.found) == (24, 23)
+    committed = [e.value for e in events[:restart] if isinstance(e, Verified)]
+    assert committed == [stamp(3)]  # chunk 1 only: chunk 2 was never verified
+    assert event.resume.start == DAY + dt.timedelta(seconds=3)
+    after = [r for e in events[restart:] if isinstance(e, list) for r in e]
+    assert after[0] == stamp(3)  # re-read from the committed bookmark (inclusive)
+    assert set(entity.rows) <= set(rows)  # nothing lost
+    assert rows[-1] == stamp(23)
+    assert isinstance(events[-1], WindowDone)
+
+
+def test_next_window_is_counted_while_the_last_pages_are_in_flight():
+    entity = FakeEntity([*range(10), *range(86400, 86410)])
+    plan = plan_windows(DAY, DAY + dt.timedelta(days=2), 1)
+    second_counted = threading.Event()
+    seen: list[bool] = []
+
+    def on_count(window: Window, n: int) -> None:
+        if window == plan[1]:
+            second_counted.set()
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if window == plan[0] and page.number == 5:  # the last page of the first window
+            seen.append(second_counted.wait(WAIT))
+
+    entity.on_count = on_count
+    entity.on_fetch = on_fetch
+    events = list(run(entity, plan, page_size=2, chunk_pages=10, max_in_flight=4))
+    assert check_state_never_ahead(events) == entity.rows
+    assert seen == [True]  # the second window's count went out before that page answered
+    assert [e.window for e in events if isinstance(e, WindowDone)] == plan
+
+
+def test_a_failing_page_raises_at_its_turn_after_committing_what_was_verified():
+    entity = FakeEntity(range(20))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 4:
+            msg = "boom"
+            raise RuntimeError(msg)
+
+    entity.on_fetch = on_fetch
+    events: list[t.Any] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        events.extend(run(entity, plan, page_size=2, chunk_pages=2))
+    rows = check_state_never_ahead(events)
+    assert rows == [stamp(s) for s in range(6)]  # pages 1-3, in order, then the failure
+    assert [e.value for e in events if isinstance(e, Verified)] == [stamp(3)]
+
+
+def test_resumes_after_the_committed_bookmark():
+    entity = FakeEntity(range(10))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    events = list(run(entity, plan, committed=DAY + dt.timedelta(seconds=6)))
+    assert check_state_never_ahead(events) == [stamp(s) for s in range(6, 10)]
+    assert entity.calls[0] == ("count", Window(DAY + dt.timedelta(seconds=6), plan[0].end), None)
+
+
+def test_rows_that_never_settle_fail_the_window():
+    entity = FakeEntity(range(200))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    deleted = iter(range(199, -1, -1))
+
+    def on_count(window: Window, n: int) -> None:
+        if n:  # every verifying count finds one row fewer
+            entity.delete(stamp(next(deleted)))
+
+    entity.on_count = on_count
+    with pytest.raises(WindowFailedError, match="rows kept changing"):
+        list(run(entity, plan, page_size=2, chunk_pages=2))
