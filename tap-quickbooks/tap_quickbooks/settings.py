@@ -27,7 +27,7 @@ AUTH_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 DEFAULT_TOKEN_STORE = "~/.config/tap-quickbooks/tokens.json"  # noqa: S105 - a path
 DEFAULTS: dict[str, t.Any] = {
     "environment": "production",
-    "window_days": 30,
+    "window_days": 365,
     "page_size": 1000,
     "minor_version": 75,
     "token_store_path": DEFAULT_TOKEN_STORE,

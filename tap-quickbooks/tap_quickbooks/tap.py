@@ -112,7 +112,8 @@ class TapQuickBooks(Tap):
             "window_days",
             th.IntegerType,
             default=D["window_days"],
-            description="Width of each extraction window in days (1..3660).",
+            description="Width of each extraction window in days (1..3660); every window "
+            "costs at least two requests (a count and its verification).",
         ),
         th.Property(
             "page_size",
