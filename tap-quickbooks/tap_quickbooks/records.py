@@ -6,18 +6,20 @@ import datetime as dt
 import functools
 import typing as t
 
+import msgspec
 import orjson
 
 NUL = "\x00"
 
 
 class RawJSON:
-    """A JSON value already encoded by orjson, spliced as it is into the RECORD line.
+    """A JSON value already encoded, spliced as it is into the RECORD line.
 
-    The fetchers encode each payload as soon as its page is parsed and drop the parsed
-    objects, so a page waiting for its turn holds bytes, not a tree of dicts. The
-    writer copies the bytes into the line (`orjson.Fragment`); :meth:`value` decodes
-    them again for stream maps that need to look inside.
+    The fetchers keep each payload as the row's bytes from the response (see
+    :func:`split_page`; or, for pages that must be parsed, its orjson encoding) and drop
+    everything else, so a page waiting for its turn holds bytes, not a tree of dicts.
+    The writer copies the bytes into the line (`orjson.Fragment`); :meth:`value`
+    decodes them for stream maps that need to look inside.
     """
 
     __slots__ = ("raw",)
@@ -88,3 +90,70 @@ def last_updated(obj: dict[str, t.Any]) -> str | None:
         if isinstance(value, str) and value:
             return utc_iso(value)
     return None
+
+
+class _MetaData(msgspec.Struct, frozen=True):
+    LastUpdatedTime: str | None = None
+
+
+class RowHead(msgspec.Struct, frozen=True):
+    """The fields of a QBO object that the record envelope needs (decoded without the rest)."""
+
+    Id: str | None = None
+    SyncToken: str | None = None
+    MetaData: _MetaData | None = None
+
+    def last_updated(self) -> str | None:
+        """`MetaData.LastUpdatedTime` in UTC, or None (as :func:`last_updated`)."""
+        value = self.MetaData.LastUpdatedTime if self.MetaData else None
+        return utc_iso(value) if value else None
+
+
+_ROW_HEAD = msgspec.json.Decoder(RowHead)
+
+
+@functools.cache
+def _page_decoder(entity: str) -> msgspec.json.Decoder[t.Any]:
+    """Decoder of a query page of `entity`: each row left as its raw JSON bytes."""
+    rows = msgspec.defstruct(
+        f"{entity}Rows",
+        [("rows", list[msgspec.Raw], msgspec.field(default_factory=list))],
+        rename={"rows": entity},
+    )
+    page = msgspec.defstruct(
+        f"{entity}Page",
+        [("QueryResponse", rows | None, None), ("Fault", msgspec.Raw | None, None)],
+    )
+    return msgspec.json.Decoder(page)
+
+
+def split_page(body: bytes, entity: str) -> list[tuple[RowHead, bytes]] | None:
+    """The rows of a query response body: `(head fields, the row's exact JSON bytes)`.
+
+    The bytes are spliced into RECORD lines as they are, so numbers stay exactly as
+    QuickBooks wrote them (`16.00`). None when the body is not a plain page of JSON
+    objects on one line each (a fault, invalid JSON or UTF-8, a row that is not an
+    object or has unusual field types, a line break between tokens): the caller then
+    parses it as a whole.
+    """
+    if not body.isascii():
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        page = _page_decoder(entity).decode(body)
+    except msgspec.DecodeError:
+        return None
+    if page.Fault is not None or page.QueryResponse is None:
+        return None
+    rows: list[tuple[RowHead, bytes]] = []
+    for raw in page.QueryResponse.rows:
+        data = bytes(raw)
+        if b"\n" in data or b"\r" in data:
+            return None
+        try:
+            rows.append((_ROW_HEAD.decode(data), data))
+        except msgspec.DecodeError:
+            return None
+    return rows

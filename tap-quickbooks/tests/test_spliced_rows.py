@@ -1,0 +1,95 @@
+"""Rows spliced into RECORD lines as QuickBooks wrote them, and the fall-backs to parsing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+import urllib.request
+
+import orjson
+import pytest
+from qbo_emulator.testing import EmulatorServer
+
+from tap_quickbooks import records
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, run_tap, tap_config
+
+ROW = (
+    b'{"Id":"12","SyncToken":"3","TotalAmt":16.00,"Name":"caf\\u00e9 \\/ x",'
+    b'"MetaData":{"CreateTime":"2024-01-02T03:04:05-08:00",'
+    b'"LastUpdatedTime":"2024-03-10T01:59:59-08:00"}}'
+)
+
+
+def page(*rows: bytes, entity: str = "Invoice") -> bytes:
+    inner = b",".join(rows)
+    return (
+        b'{"QueryResponse":{"' + entity.encode() + b'":[' + inner + b'],"startPosition":1,'
+        b'"maxResults":' + str(len(rows)).encode() + b'},"time":"2024-01-01T00:00:00.000-08:00"}'
+    )
+
+
+def test_rows_keep_their_exact_bytes_and_envelope_fields():
+    other = b'{"Id":"13","SyncToken":"0","MetaData":{}}'
+    rows = records.split_page(page(ROW, other), "Invoice")
+    assert rows is not None
+    (head, data), (head2, data2) = rows
+    assert data == ROW  # 16.00 and the escapes exactly as received
+    assert (head.Id, head.SyncToken) == ("12", "3")
+    assert head.last_updated() == "2024-03-10T09:59:59+00:00"
+    assert head.last_updated() == records.last_updated(orjson.loads(ROW))
+    assert data2 == other
+    assert head2.last_updated() is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Fault":{"Error":[{"code":"4000"}]},"QueryResponse":{}}',
+        b'{"QueryResponse":{"Invoice":[{"Id":"1"}',  # truncated
+        b'{"time":"x"}',  # no QueryResponse
+        page(b'"not an object"'),
+        page(b'{"Id":12,"SyncToken":"0"}'),  # a number where QuickBooks sends a string
+        page(b'{"Id":"1",\n"SyncToken":"0"}'),  # a line break between tokens
+        page(b'{"Id":"1","Name":"\xff"}'),  # not UTF-8
+        b'{"QueryResponse":{"Invoice":null}}',
+    ],
+)
+def test_unusual_bodies_are_left_to_the_parser(body):
+    assert records.split_page(body, "Invoice") is None
+
+
+def test_an_empty_page_has_no_rows():
+    assert records.split_page(b'{"QueryResponse":{},"time":"x"}', "Invoice") == []
+    assert records.split_page(page(ROW), "Customer") == []  # another entity's key
+
+
+def access_token(emu: EmulatorServer) -> str:
+    form = {"grant_type": "refresh_token", "refresh_token": emu.refresh_token(emu.realm_ids[0])}
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    request = urllib.request.Request(
+        emu.token_url,
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return str(json.load(response)["access_token"])
+
+
+def test_records_carry_the_rows_as_the_api_returned_them(tmp_path):
+    with EmulatorServer(seed=5, customers=5, items=5, invoices=30) as emu:
+        result = run_tap(tap_config(emu, tmp_path, page_size=1000), streams=["invoices"])
+        token = access_token(emu)
+        text = urllib.parse.quote("SELECT * FROM Invoice STARTPOSITION 1 MAXRESULTS 1000")
+        request = urllib.request.Request(
+            f"{emu.base_url}/v3/company/{emu.realm_ids[0]}/query?query={text}&minorversion=75",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(request) as response:
+            body = response.read()
+    rows = records.split_page(body, "Invoice")
+    assert rows
+    lines = [line.encode() for line in result.stdout.splitlines() if '"type":"RECORD"' in line]
+    assert len(lines) == len(rows) == len(result.records["invoices"])
+    for _, data in rows:
+        assert sum(data in line for line in lines) == 1
