@@ -99,7 +99,15 @@ def postgres() -> Iterator[str]:
         yield server.get_uri(database="qbo")
     finally:
         say("stopping the embedded Postgres (its data stays for the next run)")
-        server.cleanup()
+        pid = server.get_pid()
+        try:
+            server.cleanup()
+        except (OSError, subprocess.SubprocessError) as exc:
+            # e.g. a parent folder lost the permissions pgserver gave it; Postgres stops on SIGINT.
+            say(f"pg_ctl stop failed ({exc.__class__.__name__}); sending Postgres SIGINT")
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
         meltano_dir.chmod(private_mode)
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW = re.compile(r"^(raw\.qb_\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s", re.MULTILINE)
@@ -41,11 +48,30 @@ def make_demo(clone: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A private folder outside pytest's own temp root.
+
+    As root, the embedded Postgres runs as another user and opens the folders above its data to
+    others; a pytest session starting meanwhile resets its temp root to 0700 and would lock
+    that user out, so the clone lives elsewhere.
+    """
+    path = Path(tempfile.mkdtemp(prefix="qbo-make-demo-"))
+    try:
+        yield path
+    finally:
+        # A demo that failed half-way may leave its embedded Postgres running.
+        for pidfile in path.glob("clone/.meltano/demo/pgdata/postmaster.pid"):
+            with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
+                os.kill(int(pidfile.read_text().split()[0]), signal.SIGINT)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_make_demo_from_a_clean_clone(tmp_path: Path) -> None:
+def test_make_demo_from_a_clean_clone(workdir: Path) -> None:
     if shutil.which("git") is None or shutil.which("make") is None:
         pytest.fail("git and make are needed to check `make demo`")
-    clone = tmp_path / "clone"
+    clone = workdir / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     skip = ("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "PG_", "VIRTUAL_ENV")
     env = {
