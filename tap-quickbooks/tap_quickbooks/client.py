@@ -27,6 +27,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from singer_sdk import Stream
 from singer_sdk import typing as th
+from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
@@ -46,6 +47,7 @@ from tap_quickbooks.output import FastSingerWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from concurrent.futures import Future
 
     from singer_sdk.helpers.types import Context
 
@@ -168,9 +170,17 @@ class RealmConnection:
             thread_name_prefix=f"qbo-{realm_id}",
         )
         self.base = f"{settings.api_url}/v3/company/{realm_id}"
+        # Requests of every pipeline of this realm not answered yet (at most
+        # max_concurrent_requests together), and the pipeline of the stream that runs next,
+        # started while the current one finishes: stream name -> (pipeline, its counters).
+        self.in_flight: set[Future[t.Any]] = set()
+        self.prefetched: dict[str, tuple[pipeline.WindowPipeline[t.Any], RequestStats]] = {}
 
     def close(self) -> None:
         """Stop the fetchers and close the session."""
+        for run, _ in self.prefetched.values():
+            run.close()
+        self.prefetched.clear()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.session.close()
 
@@ -605,7 +615,9 @@ class QuickBooksStream(Stream):
         return False
 
     def _bookmark(self, context: Context) -> dt.datetime | None:
-        state = self.get_context_state(context)
+        return self._bookmark_in(self.get_context_state(context))
+
+    def _bookmark_in(self, state: dict[str, t.Any]) -> dt.datetime | None:
         value = state.get("replication_key_value")
         if value and state.get("replication_key") == self.replication_key:
             try:
@@ -627,23 +639,82 @@ class QuickBooksStream(Stream):
         self.state_manager.is_flushed = False
         self._write_state_message()
 
+    def _plan(
+        self, bookmark: dt.datetime | None
+    ) -> tuple[dt.datetime, dt.datetime, list[windows.Window]]:
+        """`(start, end, windows)` of a run from `bookmark`."""
+        settings = self.settings
+        start = max(settings.start_date, bookmark) if bookmark else settings.start_date
+        end = settings.end_date or self.connections.run_started_at
+        return start, end, windows.plan_windows(start, end, settings.window_days)
+
+    def _pipeline(
+        self,
+        conn: RealmConnection,
+        plan: list[windows.Window],
+        stats: RequestStats,
+        committed: dt.datetime | None,
+    ) -> pipeline.WindowPipeline[dict[str, t.Any]]:
+        settings = self.settings
+        inactive = self.include_inactive
+
+        def count(window: windows.Window) -> int:
+            text = query.count_query(self.entity, window.range, include_inactive=inactive)
+            return conn.count(text, stats)
+
+        return pipeline.WindowPipeline(
+            plan,
+            count=count,
+            fetch=self._page_fetcher(conn, stats),
+            mark=_last_updated,
+            executor=conn.executor,
+            max_in_flight=settings.max_concurrent_requests,
+            page_size=settings.page_size,
+            chunk_pages=CHUNK_PAGES,
+            max_churn_restarts=MAX_CHURN_RESTARTS,
+            committed=committed,
+            in_flight=conn.in_flight,
+        )
+
+    def _prefetch_next(self, context: Context) -> pipeline.WindowPipeline[t.Any] | None:
+        """Prepare the pipeline of the stream and realm the SDK syncs after this one."""
+        order = [
+            (stream, partition)
+            for stream in self._tap.streams.values()
+            if isinstance(stream, QuickBooksStream) and stream.selected
+            for partition in stream.partitions or []
+        ]
+        here = [i for i, (s, c) in enumerate(order) if s is self and c == dict(context)]
+        if not here or here[0] + 1 >= len(order):
+            return None
+        stream, partition = order[here[0] + 1]
+        realm = partition["realm_id"]
+        conn = stream.connections.get(realm)
+        state = get_state_if_exists(self._tap.state, stream.name, state_partition_context=partition)
+        bookmark = stream._bookmark_in(state or {})
+        _, _, plan = stream._plan(bookmark)
+        if not plan:
+            return None
+        stats = RequestStats()
+        run = stream._pipeline(conn, plan, stats, bookmark)
+        old = conn.prefetched.pop(stream.name, None)
+        if old is not None:
+            old[0].close()
+        conn.prefetched[stream.name] = (run, stats)
+        return run
+
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
         realm = context["realm_id"]
-        settings = self.settings
         conn = self.connections.get(realm)
-        run_start = self.connections.run_started_at
-        stats = RequestStats()
         totals = StreamTotals()
         started = time.monotonic()
 
         bookmark = self._bookmark(context)
         if bookmark is not None:
             self._committed[realm] = bookmark
-        start = max(settings.start_date, bookmark) if bookmark else settings.start_date
-        end = settings.end_date or run_start
-        plan = windows.plan_windows(start, end, settings.window_days)
+        start, end, plan = self._plan(bookmark)
         self.logger.info(
             "Extracting %s for realm %s from %s to %s in %d windows",
             self.name,
@@ -652,8 +723,13 @@ class QuickBooksStream(Stream):
             end.isoformat(),
             len(plan),
         )
+        # Started while the previous stream finished, for this very plan (else dropped).
+        first, stats = conn.prefetched.pop(self.name, (None, RequestStats()))
+        if first is not None and (first.plan, first.committed) != (plan, bookmark):
+            first.close()
+            first, stats = None, RequestStats()
         with gc_paused():
-            yield from self._sync_windows(conn, context, plan, stats, totals)
+            yield from self._sync_windows(conn, context, plan, stats, totals, first)
             yield from self.after_windows(conn, context, bookmark, stats, totals)
 
         self.logger.info(
@@ -689,36 +765,24 @@ class QuickBooksStream(Stream):
         plan: list[windows.Window],
         stats: RequestStats,
         totals: StreamTotals,
+        first: pipeline.WindowPipeline[dict[str, t.Any]] | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
         """Emit every row of the windows in order, committing at verified points.
 
         A window that keeps failing is retried from the last verified bookmark (with a
-        back-off) until it fails `max_window_failures` times in a row.
+        back-off) until it fails `max_window_failures` times in a row. `first`: the
+        pipeline for `plan` if one was started already.
         """
         realm = context["realm_id"]
         settings = self.settings
         todo = list(plan)
         failures = 0
         started = time.monotonic()
-
-        def count(window: windows.Window) -> int:
-            inactive = self.include_inactive
-            text = query.count_query(self.entity, window.range, include_inactive=inactive)
-            return conn.count(text, stats)
-
+        successor = self._prefetch_next(context)
         while todo:
-            run = pipeline.WindowPipeline(
-                todo,
-                count=count,
-                fetch=self._page_fetcher(conn, stats),
-                mark=_last_updated,
-                executor=conn.executor,
-                max_in_flight=settings.max_concurrent_requests,
-                page_size=settings.page_size,
-                chunk_pages=CHUNK_PAGES,
-                max_churn_restarts=MAX_CHURN_RESTARTS,
-                committed=self._committed.get(realm),
-            )
+            run = first or self._pipeline(conn, todo, stats, self._committed.get(realm))
+            first = None
+            run.successor = successor
             try:
                 for event in run:
                     if isinstance(event, list):

@@ -17,7 +17,9 @@ never waits for a count when it does not have to:
   verified bookmark: rows already emitted after it are real rows, the target upserts the
   few that are emitted twice);
 - the next window's first count is sent while the current window's last pages are in
-  flight; a window counted empty is done without a second count.
+  flight; a window counted empty is done without a second count;
+- once all of its pages are sent, free slots go to its `successor` (the next stream's
+  pipeline), whose pages wait in its bounded buffer until it is iterated.
 
 Rows are emitted strictly in page order, window after window, and a bookmark is only
 reported (:class:`Verified`) once every row up to it has been emitted and verified.
@@ -134,8 +136,13 @@ class WindowPipeline(t.Generic[R]):
         chunk_pages: int,
         max_churn_restarts: int,
         committed: dt.datetime | None = None,
+        in_flight: set[Future[t.Any]] | None = None,
     ) -> None:
-        """Prepare the run of `plan` (nothing is requested before iteration)."""
+        """Prepare the run of `plan` (nothing is requested before iteration or `prefill`).
+
+        `in_flight`: the requests in flight of every pipeline sharing `executor` (so that
+        together they stay within `max_in_flight`); by default this pipeline's own.
+        """
         if max_in_flight < 1 or chunk_pages < 1:
             msg = "max_in_flight and chunk_pages must be >= 1"
             raise ValueError(msg)
@@ -151,13 +158,20 @@ class WindowPipeline(t.Generic[R]):
         self._chunk_pages_default = chunk_pages
         self._max_churn_restarts = max_churn_restarts
         self._committed = committed
+        self.plan = list(plan)  # as given (to recognise a pipeline prepared in advance)
+        self.committed = committed
         first = plan[0].starting_at(committed) if plan and committed else None
         self._todo: list[tuple[windows.Window, windows.Window]] = [
             (w, first if i == 0 and first else w) for i, w in enumerate(plan)
         ]
         self._reset_head()
         self._totals: dict[windows.Window, list[int]] = {}  # origin -> [pages, rows]
-        self._running: set[Future[t.Any]] = set()
+        self._running: set[Future[t.Any]] = set()  # this pipeline's requests not answered
+        self._in_flight = in_flight if in_flight is not None else set()
+        # The pipeline that runs next (e.g. the next stream): once every request of this
+        # one has been sent, free slots go to it, so that the end of this one and the
+        # start of the next do not leave slots idle. Its rows wait in its bounded buffer.
+        self.successor: WindowPipeline[t.Any] | None = None
         self._slots: deque[_Slot] = deque()
         self._verifies: deque[_Chunk] = deque()
         self._planned = 0  # index in _todo of the window whose pages go out next
@@ -177,14 +191,25 @@ class WindowPipeline(t.Generic[R]):
 
     # -- submitting --------------------------------------------------------------------
 
-    def _free(self) -> bool:
+    def _free(self, reserve: int = 0) -> bool:
         self._running = {f for f in self._running if not f.done()}
-        return len(self._running) < self._max_in_flight
+        for future in [f for f in self._in_flight if f.done()]:
+            self._in_flight.discard(future)
+        return len(self._in_flight | self._running) < self._max_in_flight - reserve
 
     def _submit(self, fn: Callable[..., t.Any], *args: t.Any) -> Future[t.Any]:
         future = self._executor.submit(fn, *args)
         self._running.add(future)
+        self._in_flight.add(future)
         return future
+
+    def prefill(self, reserve: int) -> None:
+        """Send what may be sent before iteration starts, leaving `reserve` slots free."""
+        self._fill(reserve)
+
+    def close(self) -> None:
+        """Give up a pipeline that will not be iterated: cancel or finish its requests."""
+        self._abandon()
 
     def _open(self, index: int) -> _Window:
         origin, window = self._todo[index]
@@ -204,15 +229,20 @@ class WindowPipeline(t.Generic[R]):
             self._verifies.append(chunk)
             win.pages.extend((chunk, page) for page in chunk_pages)
 
-    def _fill(self) -> None:
+    def _fill(self, reserve: int = 0) -> None:
         """Send what may be sent: verifying counts first, then first counts and pages."""
         for chunk in self._verifies:
-            if not self._free():
+            if not self._free(reserve):
                 return
             if chunk.needs_verify and chunk.verify is None and chunk.received():
                 chunk.verify = self._submit(self._count, chunk.win.window)
-        while self._free() and len(self._slots) < self._max_buffered and self._produce():
+        while self._free(reserve) and len(self._slots) < self._max_buffered and self._produce():
             pass
+        if self.successor is not None and self._planned >= len(self._todo):
+            # Everything of this pipeline has been sent but its last verifications: keep
+            # a slot for them.
+            pending = any(c.needs_verify and c.verify is None for c in self._verifies)
+            self.successor.prefill(1 if pending else 0)
 
     def _produce(self) -> bool:
         """Send one request of the plan; False when the plan must wait (or is done)."""
@@ -294,7 +324,8 @@ class WindowPipeline(t.Generic[R]):
                 if slot.chunk is not None:
                     yield from self._emit(slot.chunk, result)
                 continue
-            waiting = {f for f in self._running if not f.done()}
+            others = self.successor._running if self.successor is not None else set()
+            waiting = {f for f in self._running | self._in_flight | others if not f.done()}
             if not waiting:  # pragma: no cover - the plan always leaves something to do
                 msg = "pipeline stalled with nothing in flight"
                 raise RuntimeError(msg)

@@ -265,3 +265,42 @@ def test_rows_that_never_settle_fail_the_window():
     entity.on_count = on_count
     with pytest.raises(WindowFailedError, match="rows kept changing"):
         list(run(entity, plan, page_size=2, chunk_pages=2))
+
+
+def test_the_successor_starts_while_the_last_verification_is_in_flight():
+    first = FakeEntity(range(6))
+    second = FakeEntity(range(4))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    second_started = threading.Event()
+    seen: list[bool] = []
+
+    def on_count(window: Window, n: int) -> None:
+        if n == 1:  # the first pipeline's last verification
+            seen.append(second_started.wait(WAIT))
+
+    first.on_count = on_count
+    second.on_fetch = lambda window, page: second_started.set()
+    in_flight: set[t.Any] = set()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+
+        def pipeline(entity: FakeEntity) -> WindowPipeline[str]:
+            return WindowPipeline(
+                plan,
+                count=entity.count,
+                fetch=entity.fetch,
+                mark=lambda rows: rows[-1] if rows else None,
+                executor=pool,
+                max_in_flight=4,
+                page_size=2,
+                chunk_pages=10,
+                max_churn_restarts=5,
+                in_flight=in_flight,
+            )
+
+        head, tail = pipeline(first), pipeline(second)
+        head.successor = tail
+        events = [*head, *tail]
+    assert seen == [True]  # the next pipeline's pages went out before the verification returned
+    rows = check_state_never_ahead(events)
+    assert rows == first.rows + second.rows
+    assert len([e for e in events if isinstance(e, WindowDone)]) == 2

@@ -1,0 +1,144 @@
+"""Quick probe of scenario 2 (realistic latency and limits) for our tap alone.
+
+Starts `qbo-emulator serve` with ~250 ms a request + 1 ms a row and the 500/min and
+10-in-flight limits on, runs `tap-quickbooks` once over the whole company, and prints the
+API requests, the wall time and the lower bound those limits allow (the same formula as
+`bench/run.py`). Smaller than the full bench, so it runs in well under a minute:
+
+    python bench/realistic_probe.py --invoices 20000 --customers 4000 --items 1000
+    python bench/realistic_probe.py --window-days 30      # compare a setting
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+LATENCY_PER_REQUEST_S = 0.25
+LATENCY_PER_ROW_S = 0.001
+LIMIT_PER_MINUTE = 500
+LIMIT_CONCURRENT = 10
+PAGE_SIZE = 1000
+
+
+def tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        sys.exit(f"{name} not found (install tap-quickbooks and qbo-emulator in this venv)")
+    return found
+
+
+def lower_bound(rows_per_entity: list[int]) -> float:
+    pages = [
+        min(PAGE_SIZE, rows - start)
+        for rows in rows_per_entity
+        for start in range(0, rows, PAGE_SIZE)
+    ]
+    costs = [LATENCY_PER_REQUEST_S + LATENCY_PER_ROW_S * size for size in pages]
+    by_rate = 60.0 * ((len(pages) - 1) // LIMIT_PER_MINUTE) + min(costs)
+    return max(sum(costs) / LIMIT_CONCURRENT, by_rate, max(costs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=4_000)
+    parser.add_argument("--items", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=20240101)
+    parser.add_argument("--window-days", type=int, default=None, help="default: the tap's")
+    parser.add_argument("--keep", action="store_true", help="keep the tap's output and log")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="realistic-probe-"))
+    emulator = subprocess.Popen(
+        [
+            tool("qbo-emulator"),
+            "serve",
+            "--port=0",
+            f"--seed={args.seed}",
+            f"--invoices={args.invoices}",
+            f"--customers={args.customers}",
+            f"--items={args.items}",
+            f"--latency-ms={LATENCY_PER_REQUEST_S * 1000:g}",
+            f"--latency-per-row-ms={LATENCY_PER_ROW_S * 1000:g}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        line = emulator.stdout.readline().strip()
+        if not line.startswith("READY "):
+            sys.exit(f"emulator did not start: {line!r}")
+        base = line.split(" ", 1)[1]
+        config = {
+            "client_id": "qbo-emulator-client",
+            "client_secret": "qbo-emulator-secret",
+            "refresh_token": "qbo-emulator-refresh",
+            "realm_id": "9341450000000001",
+            "api_url": base,
+            "auth_url": f"{base}/oauth2/v1/tokens/bearer",
+            "start_date": "2022-01-01T00:00:00Z",
+            "end_date": "2026-01-02T00:00:00Z",
+            "token_store_path": str(work / "tokens.json"),
+        }
+        if args.window_days:
+            config["window_days"] = args.window_days
+        (work / "config.json").write_text(json.dumps(config))
+        urllib.request.urlopen(urllib.request.Request(f"{base}/__emulator__/stats/reset", b"{}"))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        with (work / "out.jsonl").open("wb") as out, (work / "tap.log").open("wb") as log:
+            code = subprocess.call(
+                [tool("tap-quickbooks"), "--config", str(work / "config.json")],
+                stdout=out,
+                stderr=log,
+                env=env,
+            )
+        wall = time.monotonic() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        with urllib.request.urlopen(f"{base}/__emulator__/stats") as response:
+            stats = json.load(response)
+    finally:
+        emulator.terminate()
+        emulator.wait()
+
+    rows: dict[str, int] = {}
+    with (work / "out.jsonl").open("rb") as out:
+        for raw in out:
+            if raw.startswith(b'{"type":"RECORD"'):
+                stream = json.loads(raw)["stream"]
+                rows[stream] = rows.get(stream, 0) + 1
+    bound = lower_bound([rows.get(s, 0) for s in ("invoices", "customers", "items")])
+    api = stats["requests"]["api"]
+    min_pages = sum(math.ceil(n / PAGE_SIZE) for n in rows.values())
+    print(
+        f"exit={code} rows={sum(rows.values())} {rows} api_requests={api} "
+        f"(min pages {min_pages}) throttled={stats['throttled']} "
+        f"max_in_flight={max(stats['max_in_flight'].values(), default=0)}"
+    )
+    print(
+        f"wall={wall:.1f} s  tap_cpu={cpu:.1f} s  lower_bound={bound:.1f} s  "
+        f"ratio={wall / bound:.2f}x"
+    )
+    if args.keep:
+        print(f"output and log in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
