@@ -109,7 +109,7 @@ def main() -> None:
             )
         wall = time.monotonic() - started
         cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        cpu = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
         with urllib.request.urlopen(f"{base}/__emulator__/stats") as response:
             stats = json.load(response)
     finally:
