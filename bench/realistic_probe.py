@@ -131,7 +131,8 @@ def main() -> None:
         f"max_in_flight={max(stats['max_in_flight'].values(), default=0)}"
     )
     print(
-        f"wall={wall:.1f} s  tap_cpu={cpu:.1f} s  lower_bound={bound:.1f} s  "
+        f"wall={wall:.1f} s  tap_cpu={cpu:.1f} s  tap_peak_rss={cpu_after.ru_maxrss // 1024} MB  "
+        f"lower_bound={bound:.1f} s  "
         f"ratio={wall / bound:.2f}x"
     )
     if args.keep:

@@ -204,8 +204,11 @@ class WindowPipeline(t.Generic[R]):
         return future
 
     def prefill(self, reserve: int) -> None:
-        """Send what may be sent before iteration starts, leaving `reserve` slots free."""
-        self._fill(reserve)
+        """Send what may be sent before iteration starts, leaving `reserve` slots free.
+
+        Before iteration at most `max_in_flight` pages are fetched ahead (memory).
+        """
+        self._fill(reserve, self._max_in_flight)
 
     def close(self) -> None:
         """Give up a pipeline that will not be iterated: cancel or finish its requests."""
@@ -229,14 +232,15 @@ class WindowPipeline(t.Generic[R]):
             self._verifies.append(chunk)
             win.pages.extend((chunk, page) for page in chunk_pages)
 
-    def _fill(self, reserve: int = 0) -> None:
+    def _fill(self, reserve: int = 0, buffered: int | None = None) -> None:
         """Send what may be sent: verifying counts first, then first counts and pages."""
         for chunk in self._verifies:
             if not self._free(reserve):
                 return
             if chunk.needs_verify and chunk.verify is None and chunk.received():
                 chunk.verify = self._submit(self._count, chunk.win.window)
-        while self._free(reserve) and len(self._slots) < self._max_buffered and self._produce():
+        cap = self._max_buffered if buffered is None else buffered
+        while self._free(reserve) and len(self._slots) < cap and self._produce():
             pass
         if self.successor is not None and self._planned >= len(self._todo):
             # Everything of this pipeline has been sent but its last verifications: keep
