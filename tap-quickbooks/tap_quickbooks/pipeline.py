@@ -96,14 +96,16 @@ class _Chunk:
         self.size = size
         self.is_last = last  # the window is done once this chunk is verified
         self.needs_verify = verify
-        self.futures: list[Future[t.Any]] = []
+        self.sent = 0  # pages handed to the executor
+        # Pages sent and not emitted yet (emitted ones are dropped: their rows are gone).
+        self.pending: set[Future[t.Any]] = set()
         self.emitted = 0  # pages consumed (rows emitted)
         self.last_value: str | None = None  # replication key of the last row emitted
         self.verify: Future[int] | None = None
 
     def received(self) -> bool:
         """Every page of the chunk has been answered (the verifying count may go)."""
-        return len(self.futures) >= self.size and all(f.done() for f in self.futures)
+        return self.sent >= self.size and all(f.done() for f in self.pending)
 
 
 @dataclass
@@ -279,7 +281,8 @@ class WindowPipeline(t.Generic[R]):
             chunk, page = win.pages[win.submitted]
             win.submitted += 1
             future = self._submit(self._fetch, win.window, page)
-            chunk.futures.append(future)
+            chunk.sent += 1
+            chunk.pending.add(future)
             self._slots.append(_Slot(win, chunk, future))
             return True
         self._planning = None
@@ -326,6 +329,7 @@ class WindowPipeline(t.Generic[R]):
                         continue
                     raise
                 if slot.chunk is not None:
+                    slot.chunk.pending.discard(slot.future)
                     yield from self._emit(slot.chunk, result)
                 continue
             others = self.successor._running if self.successor is not None else set()
