@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import typing as t
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -304,3 +306,50 @@ def test_the_successor_starts_while_the_last_verification_is_in_flight():
     rows = check_state_never_ahead(events)
     assert rows == first.rows + second.rows
     assert len([e for e in events if isinstance(e, WindowDone)]) == 2
+
+
+class Rows(list):  # type: ignore[type-arg]  # a list that can be weakly referenced
+    pass
+
+
+def test_emitted_pages_are_not_kept_while_their_chunk_waits_for_its_verification():
+    entity = FakeEntity(range(20))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    checked = threading.Event()
+    refs: dict[int, weakref.ref[Rows]] = {}
+    fetch = entity.fetch
+
+    def fetch_rows(window: Window, page: Page) -> Rows:
+        rows = Rows(fetch(window, page))
+        refs[page.number] = weakref.ref(rows)
+        return rows
+
+    def on_count(window: Window, n: int) -> None:
+        if n == 1:  # hold the first verification until the test has looked
+            checked.wait(WAIT)
+
+    entity.on_count = on_count
+    alive: list[int] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        run = WindowPipeline(
+            plan,
+            count=entity.count,
+            fetch=fetch_rows,
+            mark=lambda rows: rows[-1] if rows else None,
+            executor=pool,
+            max_in_flight=2,
+            page_size=2,
+            chunk_pages=10,
+            max_churn_restarts=5,
+        )
+        emitted = 0
+        for event in run:
+            if isinstance(event, list):
+                emitted += 1
+                del event
+                if emitted == 5:  # half of the only chunk: nothing verified yet
+                    gc.collect()
+                    alive = [n for n in range(1, 5) if refs[n]() is not None]
+                    checked.set()
+    assert alive == []
+    assert checked.is_set()
