@@ -153,7 +153,10 @@ def test_circuit_breaker_names_the_window_and_the_rerun_resumes_there(pipe: Pipe
     )
     assert match, failed.tail()
     resume_from = match.group(3)
-    assert resume_from.startswith(broken[:10]), resume_from
+    # Windows are counted and fetched ahead of their verification, so the outage can also fail
+    # the verification of earlier windows: the rerun resumes from the last verified bookmark,
+    # at or before the broken window, never after it.
+    assert resume_from[:10] <= broken[:10], (resume_from, broken)
     state, loaded = pipe.state("breaker"), pipe.rows()
     mark = bookmarks(state).get(("invoices", pipe.realm))
     assert mark is not None, "nothing of the invoice windows before the outage was saved"
