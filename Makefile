@@ -42,7 +42,7 @@ venv: $(VENV)/.installed
 # Plugin virtualenvs under .meltano/ (reinstalled only when meltano.yml or the tap changes).
 # .meltano/ is private: Meltano writes each run's plugin config (client secret, refresh token,
 # database URL) into .meltano/run/ with the default umask, and a killed run leaves it there.
-.meltano/.installed: $(VENV)/.installed meltano.yml tap-quickbooks/pyproject.toml
+.meltano/.installed: $(VENV)/.installed meltano.yml tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
 	$(MELTANO) install
 	@mkdir -p .meltano && chmod 700 .meltano && touch $@
 
