@@ -13,6 +13,7 @@ RUN pip install "$(grep '^meltano==' requirements-dev.txt)"
 COPY qbo-emulator ./qbo-emulator
 COPY tap-quickbooks ./tap-quickbooks
 COPY warehouse ./warehouse
+COPY target-postgres-fast ./target-postgres-fast
 COPY meltano.yml ./
 RUN pip install ./qbo-emulator ./warehouse && meltano install
 
