@@ -75,10 +75,14 @@ def test_emulator_command_uses_known_switches(compose) -> None:
         assert arg.split("=", 1)[0] in help_text, arg
 
 
-def test_image_copies_what_exists() -> None:
+def test_image_copies_what_exists_and_what_meltano_install_needs() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for source in re.findall(r"^COPY (\S+) ", dockerfile, re.MULTILINE):
+    copied = re.findall(r"^COPY (\S+) ", dockerfile, re.MULTILINE)
+    for source in copied:
         assert (ROOT / source).exists(), source
+    local = re.findall(r"-e \./([\w.-]+)", (ROOT / "meltano.yml").read_text())
+    assert local
+    assert set(local) <= set(copied)
 
 
 def test_docker_compose_config_accepts_it(tmp_path) -> None:
