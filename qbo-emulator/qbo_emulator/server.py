@@ -190,6 +190,11 @@ class Emulator:
         iid = None if id is None else int(id)
         return str(company.mutate(canonical, op, iid, self.clock.now()))
 
+    def reset_limits(self) -> None:
+        """Forget the requests of the last minute, as if a minute had passed for the limits."""
+        for window in self.window.values():
+            window.clear()
+
     def advance_clock(self, days: float = 0, hours: float = 0, seconds: float = 0) -> float:
         self.clock.advance(days * 86400 + hours * 3600 + seconds)
         return self.clock.now()
@@ -276,7 +281,8 @@ class Emulator:
             self.throttled += 1
             stats.throttled += 1
             return self._throttle_response()
-        self.window[realm].append(time.monotonic())
+        if self.config.rate_limit:
+            self.window[realm].append(time.monotonic())
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:
@@ -617,6 +623,9 @@ class Emulator:
             if name == "stats/reset" and req.method == "POST":
                 self.reset_stats()
                 return self._json(200, self.stats())
+            if name == "limits/reset" and req.method == "POST":
+                self.reset_limits()
+                return self._json(200, {"reset": True})
             if name == "tokens" and req.method == "GET":
                 return self._json(200, self.tokens.current())
             if name == "config" and req.method == "GET":

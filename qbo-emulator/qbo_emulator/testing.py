@@ -134,6 +134,10 @@ class EmulatorServer:
     def reset_stats(self) -> None:
         self._call(self.emulator.reset_stats)
 
+    def reset_limits(self) -> None:
+        """Empty every realm's 500/min window, as if a minute had passed since the last request."""
+        self._call(self.emulator.reset_limits)
+
     def refresh_token(self, realm: str | None = None) -> str:
         """The currently valid refresh token of a realm (default: the first)."""
         current = self._call(self.emulator.tokens.current)

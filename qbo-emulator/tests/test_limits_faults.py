@@ -47,6 +47,23 @@ def test_rate_limit_answers_429_with_intuits_xml() -> None:
         assert stats["throttled"] == 2 and stats["realms"][api.realm]["throttled"] == 2
 
 
+def test_reset_limits_and_requests_made_while_the_limit_is_off() -> None:
+    with small(rate_limit=0) as emu:
+        api = Api(emu)
+        for _ in range(3):
+            assert api.query("select count(*) from Item").status_code == 200
+        # Requests made while the limit was off do not count once it is on.
+        emu.configure(rate_limit=2)
+        codes = [api.query("select count(*) from Item").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        emu.reset_limits()
+        codes = [api.query("select count(*) from Item").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        reset = requests.post(emu.base_url + "/__emulator__/limits/reset", timeout=10)
+        assert reset.status_code == 200
+        assert api.query("select count(*) from Item").status_code == 200
+
+
 def test_throttle_json_and_retry_after_switches() -> None:
     with small(rate_limit=1, throttle_format="json", retry_after=60) as emu:
         api = Api(emu)
