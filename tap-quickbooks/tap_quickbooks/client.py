@@ -57,6 +57,9 @@ logger = logging.getLogger("tap-quickbooks.client")
 
 _T = t.TypeVar("_T")
 
+# 401s a request answers with a token refresh before it gives up (the app needs re-authorizing).
+MAX_REFRESHES_PER_REQUEST = 2
+
 _XML_DETAIL = re.compile(r"<Detail>(.*?)</Detail>", re.S)
 _XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
 
@@ -215,7 +218,7 @@ class RealmConnection:
         url = f"{self.base}/{endpoint}"
         query = {**params, "minorversion": self.settings.minor_version}
         attempt = 0
-        refreshed = False
+        refreshed = 0  # 401s answered by a refresh, for this request
         while True:
             token, generation = self.auth.token()
             self.limiter.acquire()
@@ -223,7 +226,9 @@ class RealmConnection:
             try:
                 result = self._attempt(url, query, token, decode, decode_body)
             except _Unauthorized:
-                if refreshed:
+                # Another request may expire the token this one just refreshed (it saw a 401
+                # too, later): one more refresh is normal; a third 401 in a row is not.
+                if refreshed >= MAX_REFRESHES_PER_REQUEST:
                     msg = (
                         f"QuickBooks rejected a freshly refreshed access token (401) for realm "
                         f"{self.realm_id}: {REAUTHORIZE_HINT}"
@@ -231,7 +236,7 @@ class RealmConnection:
                     raise AuthError(msg) from None
                 logger.info("Access token rejected (401) for realm %s; refreshing", self.realm_id)
                 self.auth.refresh_after_401(generation)
-                refreshed = True
+                refreshed += 1
                 continue
             if not isinstance(result, RetriableError):
                 return result

@@ -162,6 +162,48 @@ def test_access_token_expiry_mid_run_is_refreshed_once(tmp_path, monkeypatch):
         assert result.keys("invoices") == truth_keys(emu, "Invoice")
 
 
+def _reject_bearer_tokens(emu, times):
+    """The emulator answers 401 to the next `times` API requests (every one if None)."""
+    tokens = emu.emulator.tokens
+    original = tokens.bearer_realm
+    left = {"n": times}
+
+    def bearer_realm(token):
+        if left["n"] is None or left["n"] > 0:
+            if left["n"] is not None:
+                left["n"] -= 1
+            return None, f"Token expired: {token[:50]}"
+        return original(token)
+
+    tokens.bearer_realm = bearer_realm
+
+
+def test_a_token_expired_again_right_after_its_refresh_is_refreshed_again(tmp_path):
+    # Two 401s in a row for one request: e.g. another request expired the token this one
+    # had just refreshed. The second refresh is normal; the run completes.
+    with EmulatorServer(seed=5, customers=4, items=3, invoices=20) as emu:
+        _reject_bearer_tokens(emu, 2)
+        result = run_tap(
+            tap_config(emu, tmp_path, max_concurrent_requests=1), streams=["customers"]
+        )
+        assert result.keys("customers") == truth_keys(emu, "Customer")
+        assert emu.stats()["token_refreshes"] == 3
+
+
+def test_access_tokens_rejected_after_every_refresh_stop_the_run_with_a_hint(tmp_path):
+    with EmulatorServer(seed=5, customers=4, items=3, invoices=20) as emu:
+        _reject_bearer_tokens(emu, None)
+        config = tap_config(emu, tmp_path, max_concurrent_requests=1)
+        result = run_tap(config, streams=["customers"], raise_errors=False)
+        assert result.error is not None
+        message = str(result.error)
+        assert "rejected a freshly refreshed access token (401)" in message
+        assert "re-authorize" in message
+        # The first token, then one refresh for each of the first two 401s.
+        assert emu.stats()["token_refreshes"] == 3
+        assert not result.records.get("customers")
+
+
 def test_throttling_and_server_errors_are_retried_without_sleeping(tmp_path, no_sleep):
     with EmulatorServer(seed=6, customers=10, items=5, invoices=200) as emu:
         emu.configure(
