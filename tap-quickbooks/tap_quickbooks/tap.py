@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
 from tap_quickbooks import settings as qbo_settings
 from tap_quickbooks import streams
+from tap_quickbooks.errors import SettingError
 from tap_quickbooks.output import FastSingerWriter
 
 if t.TYPE_CHECKING:
@@ -113,7 +116,8 @@ class TapQuickBooks(Tap):
             th.IntegerType,
             default=D["window_days"],
             description="Width of each extraction window in days (1..3660); every window "
-            "costs at least two requests (a count and its verification).",
+            "costs a count request, then its pages and, past one page, a verifying count "
+            "every 25 pages.",
         ),
         th.Property(
             "page_size",
@@ -177,6 +181,27 @@ class TapQuickBooks(Tap):
             description="Stop after this many consecutive failed attempts at a window.",
         ),
     ).to_dict()
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:
+        """Settings from `TAP_QUICKBOOKS_*` variables (`--config ENV`).
+
+        A variable that is not a number where one is expected is a setting error.
+        """
+        try:
+            return super()._env_var_config  # type: ignore[no-any-return]
+        except ValueError:
+            for name, schema in cls.config_jsonschema["properties"].items():
+                variable = f"{cls._env_var_prefix}{name.upper()}"
+                value = os.environ.get(variable)
+                if value is None or "integer" not in str(schema.get("type")):
+                    continue
+                try:
+                    int(value)
+                except ValueError:
+                    problem = f"must be an integer; environment variable {variable} is {value!r}"
+                    raise SettingError(name, problem) from None
+            raise
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -117,3 +117,26 @@ def test_cli_prints_one_line_and_exits_non_zero(tmp_path, overrides, setting):
     assert "Traceback" not in proc.stderr
     assert SECRET not in proc.stderr
     assert TOKEN not in proc.stderr
+
+
+def test_a_non_numeric_environment_variable_is_a_one_line_setting_error(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(good_config(tmp_path)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tap_quickbooks.cli", "--config", str(path), "--config", "ENV"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "TAP_QUICKBOOKS_PAGE_SIZE": "abc"},
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert lines == [
+        "tap-quickbooks: error: setting 'page_size': must be an integer; "
+        "environment variable TAP_QUICKBOOKS_PAGE_SIZE is 'abc'"
+    ], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert SECRET not in proc.stderr
