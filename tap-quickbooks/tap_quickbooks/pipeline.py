@@ -16,8 +16,11 @@ never waits for a count when it does not have to:
   it is in flight; its answer is applied in order (commit, or restart from the last
   verified bookmark: rows already emitted after it are real rows, the target upserts the
   few that are emitted twice);
-- the next window's first count is sent while the current window's last pages are in
-  flight; a window counted empty is done without a second count;
+- the first counts of the next windows (up to `count_ahead` of them) are sent while the
+  current window's last pages are in flight, so that a run of small windows (or the start
+  of the next stream) does not wait for one count after another; a window counted empty
+  is done without a second count, and a window that fits in one page needs none either
+  (one page is read at one moment, so no offset can move under it);
 - once all of its pages are sent, free slots go to its `successor` (the next stream's
   pipeline), whose pages wait in its bounded buffer until it is iterated.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import typing as t
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -139,15 +143,17 @@ class WindowPipeline(t.Generic[R]):
         max_churn_restarts: int,
         committed: dt.datetime | None = None,
         in_flight: set[Future[t.Any]] | None = None,
+        count_ahead: int = 4,
     ) -> None:
         """Prepare the run of `plan` (nothing is requested before iteration or `prefill`).
 
         `in_flight`: the requests in flight of every pipeline sharing `executor` (so that
         together they stay within `max_in_flight`); by default this pipeline's own.
         """
-        if max_in_flight < 1 or chunk_pages < 1:
-            msg = "max_in_flight and chunk_pages must be >= 1"
+        if max_in_flight < 1 or chunk_pages < 1 or count_ahead < 1:
+            msg = "max_in_flight, chunk_pages and count_ahead must be >= 1"
             raise ValueError(msg)
+        self._count_ahead = count_ahead
         self._count = count
         self._fetch = fetch
         self._mark = mark
@@ -178,7 +184,8 @@ class WindowPipeline(t.Generic[R]):
         self._verifies: deque[_Chunk] = deque()
         self._planned = 0  # index in _todo of the window whose pages go out next
         self._planning: _Window | None = None
-        self._prefetched: _Window | None = None  # first count of the next window
+        # Windows after the one being planned whose first count has been sent, in order.
+        self._prefetched: deque[_Window] = deque()
         self._restarts = 0
 
     def _reset_head(self) -> None:
@@ -230,7 +237,8 @@ class WindowPipeline(t.Generic[R]):
         size = self._chunk_pages if self._planned == 0 else self._chunk_pages_default
         chunks = pagination.chunked(pages, size)
         for i, chunk_pages in enumerate(chunks):
-            chunk = _Chunk(win, len(chunk_pages), last=i == len(chunks) - 1)
+            last = i == len(chunks) - 1
+            chunk = _Chunk(win, len(chunk_pages), last=last, verify=len(pages) > 1)
             self._verifies.append(chunk)
             win.pages.extend((chunk, page) for page in chunk_pages)
 
@@ -242,7 +250,7 @@ class WindowPipeline(t.Generic[R]):
             if chunk.needs_verify and chunk.verify is None and chunk.received():
                 chunk.verify = self._submit(self._count, chunk.win.window)
         cap = self._max_buffered if buffered is None else buffered
-        while self._free(reserve) and len(self._slots) < cap and self._produce():
+        while self._free(reserve) and self._pages_buffered() < cap and self._produce():
             pass
         if self.successor is not None and self._planned >= len(self._todo):
             # Everything of this pipeline has been sent but its last verifications: keep
@@ -250,32 +258,31 @@ class WindowPipeline(t.Generic[R]):
             pending = any(c.needs_verify and c.verify is None for c in self._verifies)
             self.successor.prefill(1 if pending else 0)
 
+    def _pages_buffered(self) -> int:
+        """Pages sent and not consumed yet (what the buffer bound is about: counts are tiny)."""
+        return sum(1 for slot in self._slots if slot.chunk is not None)
+
     def _produce(self) -> bool:
         """Send one request of the plan; False when the plan must wait (or is done)."""
         win = self._planning
         if win is None:
             if self._planned >= len(self._todo) or (self._serial and self._planned > 0):
                 return False
-            win = self._prefetched or self._open(self._planned)
-            self._prefetched = None
+            win = self._prefetched.popleft() if self._prefetched else self._open(self._planned)
             self._planning = win
             self._slots.append(_Slot(win, None, win.count))
             return True
         if win.expected is None:
             if not win.count.done() or win.count.exception() is not None:
-                return False  # an error is raised when the consumer reaches this window
+                # Its pages are not known yet (an error is raised when the consumer
+                # reaches this window): meanwhile, count the next windows.
+                return self._open_ahead(1)
             win.expected = win.count.result()
             self._plan(win)
         left = 0 if win.truncated else len(win.pages) - win.submitted
         if left and self._serial and self._verifies[0] is not win.pages[win.submitted][0]:
             return False  # after a restart: not before the previous chunk is verified
-        if (
-            not self._serial
-            and self._prefetched is None
-            and self._planned + 1 < len(self._todo)
-            and left <= self._max_in_flight
-        ):
-            self._prefetched = self._open(self._planned + 1)
+        if self._open_ahead(left):
             return True
         if left:
             chunk, page = win.pages[win.submitted]
@@ -288,6 +295,38 @@ class WindowPipeline(t.Generic[R]):
         self._planning = None
         self._planned += 1
         return True
+
+    def _open_ahead(self, left: int) -> bool:
+        """Send the first count of one more window ahead; False when it is not the time.
+
+        It is the time when the pages known to be left (`left` of the window being planned,
+        and those of the windows counted ahead) do not fill the slots.
+        """
+        ahead = self._planned + 1 + len(self._prefetched)
+        if (
+            self._serial
+            or len(self._prefetched) >= self._count_ahead
+            or ahead >= len(self._todo)
+            or left + self._unsent_ahead() > self._max_in_flight
+        ):
+            return False
+        self._prefetched.append(self._open(ahead))
+        return True
+
+    def _unsent_ahead(self) -> int:
+        """Pages the prefetched windows will need (none of them is sent yet).
+
+        A count not answered yet stands for one page. Counting stops this far ahead of the
+        slots, so that a count is not taken long before its pages are read (rows move
+        meanwhile).
+        """
+        total = 0
+        for win in self._prefetched:
+            if not win.count.done() or win.count.exception() is not None:
+                total += 1
+                continue
+            total += math.ceil(win.count.result() / self._page_size)
+        return total
 
     def _abandon(self) -> None:
         """Cancel everything not started and let running requests finish; clear the plan."""
@@ -302,7 +341,7 @@ class WindowPipeline(t.Generic[R]):
         self._verifies.clear()
         self._planned = 0
         self._planning = None
-        self._prefetched = None
+        self._prefetched.clear()
 
     # -- consuming ---------------------------------------------------------------------
 

@@ -353,3 +353,43 @@ def test_emitted_pages_are_not_kept_while_their_chunk_waits_for_its_verification
                     checked.set()
     assert alive == []
     assert checked.is_set()
+
+
+def test_small_windows_are_counted_together_and_one_page_needs_no_second_count():
+    # Five windows of 3 rows, one page each: their first counts go out together (the
+    # first count held until the others are in), and none is counted a second time.
+    entity = FakeEntity(
+        s for day in range(5) for s in (day * 86400, day * 86400 + 1, day * 86400 + 2)
+    )
+    plan = plan_windows(DAY, DAY + dt.timedelta(days=5), 1)
+    others = threading.Barrier(4, timeout=WAIT)
+
+    def on_count(window: Window, n: int) -> None:
+        if window in plan[:4]:
+            others.wait()  # windows 1-4 are counted at once (or this breaks)
+
+    entity.on_count = on_count
+    events = list(run(entity, plan, page_size=5, max_in_flight=4))
+    assert check_state_never_ahead(events) == entity.rows
+    assert [e.window for e in events if isinstance(e, WindowDone)] == plan
+    counts = [window for kind, window, _ in entity.calls if kind == "count"]
+    assert sorted(counts, key=lambda w: w.start) == plan  # one count each
+    assert [e.value for e in events if isinstance(e, Verified)] == [
+        stamp(day * 86400 + 2) for day in range(5)
+    ]
+
+
+def test_windows_are_not_counted_ahead_of_pages_that_fill_the_slots():
+    # Windows of 10 one-row pages: the next window is counted only once the pages left
+    # to send (of the windows before it) fit in the slots, so counts are not taken long
+    # before their pages are read.
+    entity = FakeEntity(s for day in range(4) for s in range(day * 86400, day * 86400 + 10))
+    plan = plan_windows(DAY, DAY + dt.timedelta(days=4), 1)
+    max_in_flight = 3
+    events = list(run(entity, plan, page_size=1, chunk_pages=20, max_in_flight=max_in_flight))
+    assert check_state_never_ahead(events) == entity.rows
+    calls = entity.calls
+    for k, window in enumerate(plan[1:], start=1):
+        first = next(i for i, c in enumerate(calls) if c[0] == "count" and c[1] == window)
+        unsent = sum(1 for c in calls[first:] if c[0] == "page" and c[1] in plan[:k])
+        assert unsent <= max_in_flight, (k, unsent)
