@@ -15,6 +15,7 @@ re-authorized and the configured token wins; otherwise the stored (latest) token
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import fcntl
 import hashlib
@@ -172,6 +173,10 @@ class RealmAuthenticator:
         self._expires_at = 0.0
         self.generation = 0
         self.refreshes = 0
+        # The failure of the last refresh, until `clear_failure()`: every request in flight
+        # gets it, instead of trying again each (with its own retries) against a token
+        # endpoint that is down.
+        self._failure: AuthError | RetriesExhaustedError | None = None
 
     def token(self) -> tuple[str, int]:
         """A valid access token and its generation (refreshing first when needed)."""
@@ -187,7 +192,22 @@ class RealmAuthenticator:
             if generation == self.generation:
                 self._refresh()
 
+    def clear_failure(self) -> None:
+        """Let the next request try to refresh again (e.g. when a window is retried)."""
+        with self._lock:
+            self._failure = None
+
     def _refresh(self) -> None:
+        if self._failure is not None:
+            raise copy.copy(self._failure) from None
+        try:
+            self._refresh_once()
+        except (AuthError, RetriesExhaustedError) as exc:
+            self._failure = exc
+            raise
+        self._failure = None
+
+    def _refresh_once(self) -> None:
         with self.store.locked() as data:
             refresh_token = TokenStore.choose_token(data, self._key, self._configured)
             body = self._post(refresh_token)

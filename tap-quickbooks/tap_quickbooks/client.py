@@ -785,6 +785,7 @@ class QuickBooksStream(Stream):
         started = time.monotonic()
         successor = self._prefetch_next(context)
         while todo:
+            conn.auth.clear_failure()  # a failed token refresh is tried again per attempt
             run = first or self._pipeline(conn, todo, stats, self._committed.get(realm))
             first = None
             run.successor = successor

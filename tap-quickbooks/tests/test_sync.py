@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import threading
 
 import pytest
 from qbo_emulator.testing import EmulatorServer
@@ -146,16 +147,22 @@ def test_access_token_expiry_mid_run_is_refreshed_once(tmp_path, monkeypatch):
 
     with EmulatorServer(seed=5, customers=10, items=5, invoices=300) as emu:
         original = client.RealmConnection.query
-        calls = {"n": 0}
+        advanced = threading.Event()
 
         def query(self, text, stats):
-            calls["n"] += 1
-            if calls["n"] == 4:
-                emu.advance_clock(hours=2)  # every issued access token is now expired
+            # Once a few requests have been answered with the first access token (requests
+            # start together, so not at a fixed call), every issued token expires.
+            with lock:
+                if not advanced.is_set() and emu.stats()["requests"]["api"] >= 3:
+                    emu.advance_clock(hours=2)
+                    advanced.set()
             return original(self, text, stats)
+
+        lock = threading.Lock()
 
         monkeypatch.setattr(client.RealmConnection, "query", query)
         result = run_tap(tap_config(emu, tmp_path, page_size=25))
+        assert advanced.is_set()
         stats = emu.stats()
         assert stats["token_refreshes"] == 2
         assert stats["auth_failures"] >= 1
