@@ -20,13 +20,14 @@ PACKAGE_FILES := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 LINT_PACKAGES := qbo-emulator:qbo_emulator tap-quickbooks:tap_quickbooks warehouse:qbo_warehouse \
 	$(if $(wildcard target-postgres-fast),target-postgres-fast:target_postgres_fast)
 
-.PHONY: help venv install peers demo demo-clean test test-fast lint reconcile clean
+.PHONY: help venv install peers demo demo-clean test test-fast lint reconcile bench bench-quick clean
 
 help:
 	@echo "make demo        load the emulated company into Postgres and print what landed"
 	@echo "make test        every test suite (emulator, tap, warehouse, pipeline) against real Postgres"
 	@echo "make lint        ruff and mypy over every package"
 	@echo "make reconcile   compare QuickBooks counts with Postgres (qbo-warehouse reconcile)"
+	@echo "make bench       benchmarks beside the peer taps -> bench/results.md (bench-quick: a few minutes)"
 	@echo "make demo-clean  forget the demo's database, tokens and state"
 
 # --- environment ------------------------------------------------------------------------------
@@ -75,6 +76,18 @@ lint: venv
 	$(BIN)/ruff format --check tests scripts
 	$(BIN)/mypy scripts
 	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs tests
+
+# Benchmarks (bench/README.md): our tap, the pipeline and the peer taps on one emulator, into the
+# Postgres the tests use (started by scripts/ensure-postgres when none answers).
+$(VENV)/.bench: $(VENV)/.installed bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
+
+bench: install peers $(VENV)/.bench
+	scripts/ensure-postgres -- $(BIN)/python bench/run.py $(ARGS)
+
+bench-quick: install peers $(VENV)/.bench
+	scripts/ensure-postgres -- $(BIN)/python bench/run.py --quick $(ARGS)
 
 reconcile: venv
 	$(BIN)/qbo-warehouse reconcile $(ARGS)

@@ -54,7 +54,11 @@ START_DATE = "2022-01-01T00:00:00Z"  # the seeded company starts 2022-01-01 (Pac
 PAGE_SIZE = 1000
 STREAM_ENTITY = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
 TABLES = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
-PG_DSN = os.environ.get("QBO_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DSN = (
+    os.environ.get("QBO_BENCH_PG_DSN")
+    or os.environ.get("QBO_TEST_PG_DSN")  # set by scripts/ensure-postgres (make bench)
+    or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 # Intuit-like service: latency per request and per row returned, and the per-realm limits.
 LATENCY_PER_REQUEST_S = 0.25
