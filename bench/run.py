@@ -635,6 +635,8 @@ def run_meltano(tools: Tools, emu: Emulator, workdir: Path, timeout: float) -> R
                 "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(workdir / "tokens.json"),
                 "TAP_QUICKBOOKS_START_DATE": START_DATE,
                 "TAP_QUICKBOOKS_PAGE_SIZE": str(PAGE_SIZE),
+                # The tap's default (the demo environment narrows windows to 90 days).
+                "TAP_QUICKBOOKS_WINDOW_DAYS": "365",
                 "TAP_QUICKBOOKS_MAX_REQUESTS_PER_MINUTE": str(
                     UNBUDGETED["max_requests_per_minute"]
                 ),
