@@ -161,7 +161,7 @@ class WindowPipeline(t.Generic[R]):
         self._max_in_flight = max_in_flight
         # Pages received and waiting for their turn: bounded, so memory does not grow when
         # one slow page holds up the ones behind it.
-        self._max_buffered = 2 * max_in_flight
+        self._max_buffered = max_in_flight + max(2, max_in_flight // 2)
         self._page_size = page_size
         self._chunk_pages_default = chunk_pages
         self._max_churn_restarts = max_churn_restarts

@@ -61,3 +61,26 @@ def test_last_updated():
         "2015-10-01T23:48:43+00:00"
     )
     assert records.last_updated({}) is None
+
+
+def test_malloc_is_tuned_unless_the_environment_says_otherwise(monkeypatch):
+    from tap_quickbooks import cli
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, parameter, value):
+            calls.append((parameter, value))
+            return 1
+
+    monkeypatch.setattr(cli.sys, "platform", "linux")
+    monkeypatch.setattr(cli.ctypes, "CDLL", lambda _name: FakeLibc())
+    for variable in cli._MALLOPT:
+        monkeypatch.delenv(variable, raising=False)
+    cli.tune_malloc()
+    assert calls == [(-8, 2), (-3, 256 * 1024), (-1, 128 * 1024)]
+
+    calls.clear()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    cli.tune_malloc()
+    assert calls == [(-8, 2), (-1, 128 * 1024)]  # glibc reads that one from the environment
