@@ -588,16 +588,17 @@ def run_pipeline(
             timer = threading.Timer(timeout, lambda: _kill_group(tap.pid, run))
             timer.start()
             try:
-                _, tap_status, tap_usage = os.wait4(tap.pid, 0)
-                _, target_status, target_usage = os.wait4(target.pid, 0)
+                with peerlib.PeakRss(tap.pid) as rss:
+                    _, tap_status, tap_usage = os.wait4(tap.pid, 0)
+                    _, target_status, target_usage = os.wait4(target.pid, 0)
             finally:
                 timer.cancel()
             run.seconds = time.monotonic() - started
         counted = request_delta(before, emu.stats(), emu.realm_id)
         run.requests, run.throttled = counted.requests, counted.throttled
-        run.maxrss_mb = tap_usage.ru_maxrss / 1024
+        run.maxrss_mb = (rss.peak(tap.pid) or tap_usage.ru_maxrss) / 1024
         run.cpu_s = tap_usage.ru_utime + tap_usage.ru_stime
-        run.target_maxrss_mb = target_usage.ru_maxrss / 1024
+        run.target_maxrss_mb = (rss.peak(target.pid) or target_usage.ru_maxrss) / 1024
         codes = (os.waitstatus_to_exitcode(tap_status), os.waitstatus_to_exitcode(target_status))
         run.ok = codes == (0, 0) and not run.timed_out
         truth = emu.realm_truth()

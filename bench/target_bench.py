@@ -27,6 +27,9 @@ from pathlib import Path
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+import peerlib
+
 REALM = "9341450000000001"
 STREAM = "invoices"
 SCHEMA: dict[str, t.Any] = {
@@ -189,11 +192,14 @@ def run_target(
             [sys.executable, "-c", code, "--config", str(config_path), "--input", str(input_path)],
             stdout=devnull,
             stderr=err,
+            process_group=0,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        # Peak RSS from /proc (see peerlib.PeakRss: wait4's would include this script's size).
+        with peerlib.PeakRss(proc.pid) as rss:
+            _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
     cpu = usage.ru_utime + usage.ru_stime
-    return elapsed, cpu, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    return elapsed, cpu, rss.peak(proc.pid) or usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
 def checksum(conn: psycopg.Connection[t.Any], schema: str) -> tuple[int, str]:

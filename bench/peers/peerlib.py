@@ -113,12 +113,77 @@ class ProcessResult:
     cpu_s: float = 0.0
 
 
+class PeakRss:
+    """Peak resident memory (VmHWM, kB) of every process of one process group, from /proc.
+
+    wait4's ru_maxrss does not measure a child of a large parent: Linux keeps the parent's
+    resident size at fork as the child's maximum across exec, so every client started by
+    the benchmark would report at least the benchmark's own size. VmHWM belongs to the
+    process's own memory after exec. It is a high-water mark, so polling misses only what
+    a process adds in its last moments.
+    """
+
+    def __init__(self, group: int, interval: float = 0.05) -> None:
+        self.group = group
+        self.interval = interval
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak(self, pid: int | None = None) -> int:
+        """Peak of one process, or of the largest process of the group (0: not seen)."""
+        if pid is not None:
+            return self.peaks.get(pid, 0)
+        return max(self.peaks.values(), default=0)
+
+    def _members(self) -> list[int]:
+        members = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
+                if int(stat.rsplit(")", 1)[1].split()[2]) == self.group:
+                    members.append(int(entry))
+        return members
+
+    def _run(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        members: list[int] = []
+        next_scan = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_scan:
+                members = self._members()
+                next_scan = now + 0.5
+            for pid in members:
+                with contextlib.suppress(OSError, ValueError):
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            kb = int(line.split()[1])
+                            self.peaks[pid] = max(self.peaks.get(pid, 0), kb)
+                            break
+            self._stop.wait(self.interval)
+
+
 def run_process(
     argv: list[str], env: dict[str, str], stdout: Path, stderr: Path, timeout: float
 ) -> ProcessResult:
     """Run argv in its own process group, killed after timeout seconds.
 
-    Wall time and peak RSS (of the process and its waited-for children) come from wait4.
+    Wall time comes from the clock and CPU time from wait4; peak RSS is the largest
+    VmHWM of the group's processes (:class:`PeakRss`; wait4's figure when /proc is not
+    there).
     """
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.monotonic()
@@ -140,7 +205,8 @@ def run_process(
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            with PeakRss(proc.pid) as rss:
+                _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         seconds = time.monotonic() - started
@@ -148,7 +214,7 @@ def run_process(
     return ProcessResult(
         proc.returncode,
         seconds,
-        int(usage.ru_maxrss),
+        rss.peak() or int(usage.ru_maxrss),
         timed_out.is_set(),
         usage.ru_utime + usage.ru_stime,
     )
