@@ -872,73 +872,55 @@ class QuickBooksStream(Stream):
                     "max_results": page.max_results,
                 },
             )
-            return conn.query_decoded(
-                text,
-                stats,
-                lambda response: to_records(
-                    page, request_payload, window_start, window_end, response
-                ),
-                lambda body: spliced_records(page, request_payload, window_start, window_end, body),
-            )
 
-        def spliced_records(
-            page: pagination.Page,
-            request_payload: dict[str, t.Any],
-            window_start: str,
-            window_end: str,
-            body: bytes,
-        ) -> list[dict[str, t.Any]] | None:
-            # Each payload is the row's bytes as received: nothing is parsed beyond the
-            # few envelope fields, nothing re-encoded. None: parse the page as a whole.
-            rows = records.split_page(body, entity)
-            if rows is None:
-                return None
-            ingested = dt.datetime.now(dt.UTC).isoformat()
-            return [
-                {
-                    "realm_id": realm,
-                    "id": head.Id,
-                    "sync_token": head.SyncToken,
-                    "last_updated_time": head.last_updated(),
-                    "payload": records.RawJSON(data),
-                    "ingested_at_utc": ingested,
-                    "extract_window_start_utc": window_start,
-                    "extract_window_end_utc": window_end,
-                    "page_number": page.number,
-                    "page_size": page_size,
-                    "request_payload": request_payload,
-                    "_sdc_deleted_at": None,
-                }
-                for head, data in rows
-            ]
+            def envelopes(
+                rows: t.Iterable[tuple[t.Any, t.Any, str | None, records.RawJSON]],
+            ) -> list[dict[str, t.Any]]:
+                # One record per `(id, sync token, last updated, payload)` of the page.
+                ingested = dt.datetime.now(dt.UTC).isoformat()
+                return [
+                    {
+                        "realm_id": realm,
+                        "id": row_id,
+                        "sync_token": sync_token,
+                        "last_updated_time": last_updated,
+                        "payload": payload,
+                        "ingested_at_utc": ingested,
+                        "extract_window_start_utc": window_start,
+                        "extract_window_end_utc": window_end,
+                        "page_number": page.number,
+                        "page_size": page_size,
+                        "request_payload": request_payload,
+                        "_sdc_deleted_at": None,
+                    }
+                    for row_id, sync_token, last_updated, payload in rows
+                ]
 
-        def to_records(
-            page: pagination.Page,
-            request_payload: dict[str, t.Any],
-            window_start: str,
-            window_end: str,
-            response: dict[str, t.Any],
-        ) -> list[dict[str, t.Any]]:
-            # Each payload is encoded here, once: the parsed page is dropped right after.
-            ingested = dt.datetime.now(dt.UTC).isoformat()
-            return [
-                {
-                    "realm_id": realm,
-                    "id": obj.get("Id"),
-                    "sync_token": obj.get("SyncToken"),
-                    "last_updated_time": records.last_updated(obj),
-                    "payload": records.RawJSON.encode(obj),
-                    "ingested_at_utc": ingested,
-                    "extract_window_start_utc": window_start,
-                    "extract_window_end_utc": window_end,
-                    "page_number": page.number,
-                    "page_size": page_size,
-                    "request_payload": request_payload,
-                    "_sdc_deleted_at": None,
-                }
-                for obj in response.get(entity) or []
-                if isinstance(obj, dict)
-            ]
+            def spliced(body: bytes) -> list[dict[str, t.Any]] | None:
+                # Each payload is the row's bytes as received: nothing is parsed beyond the
+                # few envelope fields, nothing re-encoded. None: parse the page as a whole.
+                rows = records.split_page(body, entity)
+                if rows is None:
+                    return None
+                return envelopes(
+                    (head.Id, head.SyncToken, head.last_updated(), records.RawJSON(data))
+                    for head, data in rows
+                )
+
+            def parsed(response: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+                # Each payload is encoded here, once: the parsed page is dropped right after.
+                return envelopes(
+                    (
+                        obj.get("Id"),
+                        obj.get("SyncToken"),
+                        records.last_updated(obj),
+                        records.RawJSON.encode(obj),
+                    )
+                    for obj in response.get(entity) or []
+                    if isinstance(obj, dict)
+                )
+
+            return conn.query_decoded(text, stats, parsed, spliced)
 
         return fetch
 
