@@ -245,9 +245,9 @@ class WindowPipeline(t.Generic[R]):
     def _fill(self, reserve: int = 0, buffered: int | None = None) -> None:
         """Send what may be sent: verifying counts first, then first counts and pages."""
         for chunk in self._verifies:
-            if not self._free(reserve):
-                return
             if chunk.needs_verify and chunk.verify is None and chunk.received():
+                if not self._free(reserve):
+                    return
                 chunk.verify = self._submit(self._count, chunk.win.window)
         cap = self._max_buffered if buffered is None else buffered
         while self._free(reserve) and self._pages_buffered() < cap and self._produce():
