@@ -24,11 +24,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-LATENCY_PER_REQUEST_S = 0.25
-LATENCY_PER_ROW_S = 0.001
-LIMIT_PER_MINUTE = 500
-LIMIT_CONCURRENT = 10
-PAGE_SIZE = 1000
+# The service model and its lower bound are the full benchmark's (bench/run.py).
+from run import (
+    LATENCY_PER_REQUEST_S,
+    LATENCY_PER_ROW_S,
+    PAGE_SIZE,
+    Company,
+    lower_bound,
+)
 
 
 def tool(name: str) -> str:
@@ -37,17 +40,6 @@ def tool(name: str) -> str:
     if not found:
         sys.exit(f"{name} not found (install tap-quickbooks and qbo-emulator in this venv)")
     return found
-
-
-def lower_bound(rows_per_entity: list[int]) -> float:
-    pages = [
-        min(PAGE_SIZE, rows - start)
-        for rows in rows_per_entity
-        for start in range(0, rows, PAGE_SIZE)
-    ]
-    costs = [LATENCY_PER_REQUEST_S + LATENCY_PER_ROW_S * size for size in pages]
-    by_rate = 60.0 * ((len(pages) - 1) // LIMIT_PER_MINUTE) + min(costs)
-    return max(sum(costs) / LIMIT_CONCURRENT, by_rate, max(costs))
 
 
 def main() -> None:
@@ -122,7 +114,8 @@ def main() -> None:
             if raw.startswith(b'{"type":"RECORD"'):
                 stream = json.loads(raw)["stream"]
                 rows[stream] = rows.get(stream, 0) + 1
-    bound = lower_bound([rows.get(s, 0) for s in ("invoices", "customers", "items")])
+    emitted = Company(rows.get("invoices", 0), rows.get("customers", 0), rows.get("items", 0))
+    bound = lower_bound(emitted).seconds
     api = stats["requests"]["api"]
     min_pages = sum(math.ceil(n / PAGE_SIZE) for n in rows.values())
     print(
