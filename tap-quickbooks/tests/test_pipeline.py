@@ -76,6 +76,32 @@ class FakeEntity:
             self.rows.remove(value)
 
 
+def pipeline_of(
+    entity: FakeEntity,
+    plan: list[Window],
+    pool: ThreadPoolExecutor,
+    *,
+    fetch: t.Callable[[Window, Page], list[str]] | None = None,
+    page_size: int = 2,
+    chunk_pages: int = 2,
+    max_in_flight: int = 4,
+    **options: t.Any,
+) -> WindowPipeline[str]:
+    """A pipeline over the fake's rows (their values are their replication keys)."""
+    return WindowPipeline(
+        plan,
+        count=entity.count,
+        fetch=fetch or entity.fetch,
+        mark=lambda rows: rows[-1] if rows else None,
+        executor=pool,
+        max_in_flight=max_in_flight,
+        page_size=page_size,
+        chunk_pages=chunk_pages,
+        max_churn_restarts=5,
+        **options,
+    )
+
+
 def run(
     entity: FakeEntity,
     plan: list[Window],
@@ -86,16 +112,13 @@ def run(
     committed: dt.datetime | None = None,
 ) -> t.Iterator[t.Any]:
     with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
-        yield from WindowPipeline(
+        yield from pipeline_of(
+            entity,
             plan,
-            count=entity.count,
-            fetch=entity.fetch,
-            mark=lambda rows: rows[-1] if rows else None,
-            executor=pool,
-            max_in_flight=max_in_flight,
+            pool,
             page_size=page_size,
             chunk_pages=chunk_pages,
-            max_churn_restarts=5,
+            max_in_flight=max_in_flight,
             committed=committed,
         )
 
@@ -286,18 +309,7 @@ def test_the_successor_starts_while_the_last_verification_is_in_flight():
     with ThreadPoolExecutor(max_workers=4) as pool:
 
         def pipeline(entity: FakeEntity) -> WindowPipeline[str]:
-            return WindowPipeline(
-                plan,
-                count=entity.count,
-                fetch=entity.fetch,
-                mark=lambda rows: rows[-1] if rows else None,
-                executor=pool,
-                max_in_flight=4,
-                page_size=2,
-                chunk_pages=10,
-                max_churn_restarts=5,
-                in_flight=in_flight,
-            )
+            return pipeline_of(entity, plan, pool, chunk_pages=10, in_flight=in_flight)
 
         head, tail = pipeline(first), pipeline(second)
         head.successor = tail
@@ -331,17 +343,7 @@ def test_emitted_pages_are_not_kept_while_their_chunk_waits_for_its_verification
     entity.on_count = on_count
     alive: list[int] = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        run = WindowPipeline(
-            plan,
-            count=entity.count,
-            fetch=fetch_rows,
-            mark=lambda rows: rows[-1] if rows else None,
-            executor=pool,
-            max_in_flight=2,
-            page_size=2,
-            chunk_pages=10,
-            max_churn_restarts=5,
-        )
+        run = pipeline_of(entity, plan, pool, fetch=fetch_rows, chunk_pages=10, max_in_flight=2)
         emitted = 0
         for event in run:
             if isinstance(event, list):
