@@ -15,7 +15,9 @@ COPY tap-quickbooks ./tap-quickbooks
 COPY warehouse ./warehouse
 COPY target-postgres-fast ./target-postgres-fast
 COPY meltano.yml ./
-RUN pip install ./qbo-emulator ./warehouse && meltano install
+COPY scripts/compile-bytecode ./scripts/
+# Compiled once here: every container of this image would otherwise recompile each plugin's modules.
+RUN pip install ./qbo-emulator ./warehouse && meltano install && scripts/compile-bytecode
 
 # State (Meltano's system database) and rotated refresh tokens live on a volume mounted here.
 VOLUME ["/data"]

@@ -45,6 +45,7 @@ venv: $(VENV)/.installed
 # database URL) into .meltano/run/ with the default umask, and a killed run leaves it there.
 .meltano/.installed: $(VENV)/.installed meltano.yml tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
 	$(MELTANO) install
+	scripts/compile-bytecode
 	@mkdir -p .meltano && chmod 700 .meltano && touch $@
 
 install: .meltano/.installed
