@@ -13,15 +13,24 @@ What changes:
   into the same jsonb.
 * Every batch is loaded with COPY (the stock ``use_copy: true`` path), whatever
   ``use_copy`` says.
+* A batch of a keyed stream is first streamed straight into the table, when a unique
+  index covers exactly the key columns: new keys are then all there is to merge, and
+  the index proves it. A key that is already in the table, or twice in the batch,
+  ends that attempt before anything is committed; the batch is replayed into a
+  staging table and merged, and the stream stays on staging for the rest of the run.
 * The merge is one ``INSERT ... ON CONFLICT (keys) DO UPDATE`` when the table has a
   unique index on exactly the key columns (stock tables always have one: the
   primary key); otherwise the stock insert-then-update statements run unchanged.
+* Unless the server or the connection chooses ``default_toast_compression``
+  itself, a batch's values are compressed with lz4 instead of pglz where the server
+  has lz4: the same values, about a third less Postgres CPU for the JSONB payloads.
 * Timestamps bound for ``timestamp without time zone`` columns are converted to
   UTC first. COPY would otherwise drop the offset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
@@ -31,6 +40,7 @@ import typing as t
 import uuid
 
 import orjson
+import psycopg
 import sqlalchemy
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
@@ -103,15 +113,36 @@ def _with_processor(processor: Callable[[t.Any], t.Any]) -> Converter:
     return convert
 
 
+_UNIQUE_VIOLATION = "23505"
+
+
+class _BatchAbandoned(Exception):
+    """Ends a COPY whose batch is rolled back (sent to Postgres as CopyFail)."""
+
+
+def _is_unique_violation(error: BaseException) -> bool:
+    return isinstance(error, psycopg.Error) and error.sqlstate == _UNIQUE_VIOLATION
+
+
 @dataclasses.dataclass
 class _Stream:
-    """An open batch: a transaction whose COPY into a staging table is running."""
+    """An open batch: a transaction whose COPY is running.
+
+    ``direct``: the COPY goes straight into the table, and ``kept`` holds each row
+    (with its key) so the batch can be replayed into staging. Otherwise the COPY
+    goes into the staging table ``temp_name``.
+    """
 
     connection: sqlalchemy.engine.Connection
     transaction: sqlalchemy.engine.Transaction
-    temp_name: str
+    temp_name: str | None
     copy_context: t.Any
     copy: t.Any
+    direct: bool = False
+    copy_open: bool = True
+    kept: list[tuple[tuple[t.Any, ...], list[t.Any]]] = dataclasses.field(
+        default_factory=list
+    )
     rows: int = 0
 
 
@@ -134,7 +165,10 @@ class FastPostgresSink(PostgresSink):
             key_properties=key_properties,
             connector=connector,
         )
+        self._fast_target = target
         self._stream: _Stream | None = None
+        # Straight-into-the-table attempts stop after the first one that fails.
+        self._direct_allowed = True
         self._column_sql: dict[str, str] = {}
         self._row_for_key: dict[tuple[t.Any, ...], int] = {}
         self._superseded: list[int] = []
@@ -204,9 +238,44 @@ class FastPostgresSink(PostgresSink):
 
     @override
     def setup(self) -> None:
-        """Create or adapt the table as stock does, then plan the row conversion."""
+        """Create or adapt the table as stock does, then plan the row conversion.
+
+        Another sink of the same table (the one this sink replaces after a schema
+        change) may be streaming a batch straight into it; that batch moves to
+        staging first, so the table can be altered without waiting on it.
+        """
+        for sink in self._table_neighbours():
+            sink._stage("another sink now writes the table")
         super().setup()
         self._plan = self._build_plan()
+
+    def _table_neighbours(self) -> list[FastPostgresSink]:
+        """The target's other sinks (active or retired) writing this sink's table."""
+        target = self._fast_target
+        sinks = [*target._sinks_active.values(), *target._sinks_to_clear]
+        return [
+            sink
+            for sink in sinks
+            if sink is not self
+            and isinstance(sink, FastPostgresSink)
+            and sink.full_table_name == self.full_table_name
+        ]
+
+    @functools.cached_property
+    def _compression(self) -> str | None:
+        """The TOAST compression to set for a batch (None: the server's choice).
+
+        lz4 when the server has it and neither the server configuration nor the
+        connection chose a default; Postgres before 14 has no such setting.
+        """
+        with self.connector._connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT source, enumvals FROM pg_settings "
+                "WHERE name = 'default_toast_compression'"
+            ).fetchone()
+        if row is None or row[0] != "default" or "lz4" not in (row[1] or ()):
+            return None
+        return "lz4"
 
     def _live_column_types(self) -> dict[str, str]:
         """SQL types of the live table's columns (``format_type`` spelling)."""
@@ -273,39 +342,128 @@ class FastPostgresSink(PostgresSink):
         return tuple(_plain(record[key]) for key in self.key_properties)
 
     def _open_stream(self) -> _Stream:
-        """Start a transaction with a staging table and a COPY into it.
+        """Start a transaction and a COPY, straight into the table if allowed."""
+        assert self._plan is not None
+        connection = self.connector._engine.connect()
+        transaction = connection.begin()
+        try:
+            if self._compression:
+                connection.exec_driver_sql(
+                    f"SET LOCAL default_toast_compression = {self._compression}"
+                )
+            stream = self._open_direct(connection, transaction)
+            if stream is None:
+                stream = self._open_staged(connection, transaction)
+        except BaseException:
+            transaction.rollback()
+            connection.close()
+            raise
+        return stream
+
+    def _open_direct(
+        self,
+        connection: sqlalchemy.engine.Connection,
+        transaction: sqlalchemy.engine.Transaction,
+    ) -> _Stream | None:
+        """A COPY straight into the table, when a conflict is sure to raise.
+
+        Only for keyed streams whose table has a unique index on exactly the keys
+        (a key already present then fails the COPY instead of adding a row), and
+        only while no other sink writes the same table: this transaction holds the
+        batch's uncommitted rows until the drain.
+        """
+        if not self._direct_allowed or self.append_only or self._table_neighbours():
+            return None
+        assert self._plan is not None
+        table = self.connector.prepare_table(
+            full_table_name=self.full_table_name,
+            schema=self.schema,
+            primary_keys=self.key_properties,
+            as_temp_table=False,
+            connection=connection,
+        )
+        quote = connection.dialect.identifier_preparer.quote
+        target = (
+            f"{quote(table.schema)}.{quote(table.name)}"
+            if table.schema
+            else quote(table.name)
+        )
+        if not self._has_key_index(connection, target):
+            self._direct_allowed = False
+            return None
+        columns = ", ".join(quote(name) for name, _ in self._plan)
+        cursor = connection.connection.cursor()
+        copy_context = cursor.copy(f"COPY {target} ({columns}) FROM STDIN")
+        copy = copy_context.__enter__()
+        return _Stream(connection, transaction, None, copy_context, copy, direct=True)
+
+    def _open_staged(
+        self,
+        connection: sqlalchemy.engine.Connection,
+        transaction: sqlalchemy.engine.Transaction,
+    ) -> _Stream:
+        """A COPY into a new staging table.
 
         The staging table is built from column types, not ``LIKE`` the target, so
         the open transaction holds no lock on the target table while the batch
         fills (another sink of the stream may alter it meanwhile).
         """
         assert self._plan is not None
-        connection = self.connector._engine.connect()
-        transaction = connection.begin()
-        try:
-            quote = connection.dialect.identifier_preparer.quote
-            temp_name = f"tpf_{uuid.uuid4().hex}"
-            definitions = ", ".join(
-                [f"{quote(name)} {self._column_sql[name]}" for name, _ in self._plan]
-                + [f"{quote(_SEQ_COLUMN)} bigint"]
-            )
-            connection.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE {quote(temp_name)} ({definitions}) "
-                "ON COMMIT DROP"
-            )
-            columns = ", ".join(
-                [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
-            )
-            cursor = connection.connection.cursor()
-            copy_context = cursor.copy(
-                f"COPY {quote(temp_name)} ({columns}) FROM STDIN"
-            )
-            copy = copy_context.__enter__()
-        except BaseException:
-            transaction.rollback()
-            connection.close()
-            raise
+        quote = connection.dialect.identifier_preparer.quote
+        temp_name = f"tpf_{uuid.uuid4().hex}"
+        definitions = ", ".join(
+            [f"{quote(name)} {self._column_sql[name]}" for name, _ in self._plan]
+            + [f"{quote(_SEQ_COLUMN)} bigint"]
+        )
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {quote(temp_name)} ({definitions}) ON COMMIT DROP"
+        )
+        columns = ", ".join(
+            [quote(name) for name, _ in self._plan] + [quote(_SEQ_COLUMN)]
+        )
+        cursor = connection.connection.cursor()
+        copy_context = cursor.copy(f"COPY {quote(temp_name)} ({columns}) FROM STDIN")
+        copy = copy_context.__enter__()
         return _Stream(connection, transaction, temp_name, copy_context, copy)
+
+    def _stage(self, reason: str) -> None:
+        """Move an open straight-into-the-table batch to staging.
+
+        Its transaction is rolled back (nothing of it was committed) and its rows
+        are replayed, in order, into a staging table. Later batches of this sink
+        go to staging from the start.
+        """
+        self._direct_allowed = False
+        stream = self._stream
+        if stream is None or not stream.direct:
+            return
+        self._stream, self._row_for_key, self._superseded = None, {}, []
+        self._abandon(stream)
+        self.logger.info(
+            "Staging the open batch of %d rows instead of loading it straight "
+            "into the table: %s",
+            len(stream.kept),
+            reason,
+        )
+        for key, row in stream.kept:
+            self._write(key, row)
+
+    @staticmethod
+    def _abandon(stream: _Stream) -> None:
+        """Roll back an open batch and give its connection back.
+
+        A COPY still running is ended first (a rollback would wait for its end).
+        """
+        try:
+            if stream.copy_open:
+                stream.copy_open = False
+                with contextlib.suppress(psycopg.Error):
+                    stream.copy_context.__exit__(
+                        _BatchAbandoned, _BatchAbandoned("batch abandoned"), None
+                    )
+            stream.transaction.rollback()
+        finally:
+            stream.connection.close()
 
     @override
     def process_record(
@@ -314,9 +472,6 @@ class FastPostgresSink(PostgresSink):
         """Convert the record to its COPY row and stream it to Postgres now."""
         if self._plan is None:
             self._plan = self._build_plan()
-        stream = self._stream
-        if stream is None:
-            stream = self._stream = self._open_stream()
         get: t.Callable[[str], t.Any] = record.get
         if self.connector.sanitize_null_text_characters:
             sanitize = self.sanitize_null_text_characters
@@ -337,13 +492,33 @@ class FastPostgresSink(PostgresSink):
             except (orjson.JSONEncodeError, TypeError):
                 row.append(dump_jsonb(value, serializer))
         row += [convert(get(name)) for name, convert in self._other_columns]
+        self._write(() if self.append_only else self._key_of(record), row)
+
+    def _write(self, key: tuple[t.Any, ...], row: list[t.Any]) -> None:
+        """Send one converted row to the open batch (opened here if needed)."""
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = self._open_stream()
+        if stream.direct:
+            if key in self._row_for_key:
+                self._stage("a key appears twice in the batch")
+                self._write(key, row)
+                return
+            self._row_for_key[key] = stream.rows
+            stream.rows += 1
+            stream.kept.append((key, row))
+            try:
+                stream.copy.write_row(row)
+            except psycopg.Error as ex:
+                if not _is_unique_violation(ex):
+                    raise
+                self._stage("a key of the batch is already in the table")
+            return
         sequence = stream.rows
         stream.rows += 1
-        row.append(sequence)
-        stream.copy.write_row(row)
+        stream.copy.write_row([*row, sequence])
         if not self.append_only:
             # Stock keeps the last record per key tuple of the batch.
-            key = self._key_of(record)
             previous = self._row_for_key.get(key)
             if previous is not None:
                 self._superseded.append(previous)
@@ -355,6 +530,12 @@ class FastPostgresSink(PostgresSink):
         for record in context.get("records", ()):
             # BATCH-message files arrive as plain records.
             self.process_record(record, context)
+        if (
+            self._stream is not None
+            and self._stream.direct
+            and self._finish_direct(self._stream)
+        ):
+            return
         stream, superseded = self._stream, self._superseded
         self._stream, self._row_for_key, self._superseded = None, {}, []
         if stream is None:
@@ -369,6 +550,7 @@ class FastPostgresSink(PostgresSink):
             return
         try:
             started = time.perf_counter()
+            stream.copy_open = False
             stream.copy_context.__exit__(None, None, None)
             copied = time.perf_counter()
             table = self.connector.prepare_table(
@@ -381,10 +563,9 @@ class FastPostgresSink(PostgresSink):
             self._merge(stream, table, superseded)
             stream.transaction.commit()
         except BaseException:
-            stream.transaction.rollback()
+            self._abandon(stream)
             raise
-        finally:
-            stream.connection.close()
+        stream.connection.close()
         self.logger.info(
             "Loaded %d rows (%d superseded in the batch): COPY end %.2fs, merge %.2fs",
             stream.rows,
@@ -393,18 +574,49 @@ class FastPostgresSink(PostgresSink):
             time.perf_counter() - copied,
         )
 
+    def _finish_direct(self, stream: _Stream) -> bool:
+        """End a straight-into-the-table COPY and commit it.
+
+        Returns False when a key of the batch turned out to be in the table already:
+        the batch is then staged (``_stage``) for the merge.
+        """
+        started = time.perf_counter()
+        try:
+            stream.copy_open = False
+            stream.copy_context.__exit__(None, None, None)
+        except psycopg.Error as ex:
+            if not _is_unique_violation(ex):
+                self._stream, self._row_for_key = None, {}
+                self._abandon(stream)
+                raise
+            self._stage("a key of the batch is already in the table")
+            return False
+        self._stream, self._row_for_key = None, {}
+        try:
+            stream.transaction.commit()
+        except BaseException:
+            self._abandon(stream)
+            raise
+        stream.connection.close()
+        self.logger.info(
+            "Loaded %d rows straight into the table (all keys new): COPY end %.2fs",
+            stream.rows,
+            time.perf_counter() - started,
+        )
+        return True
+
     @override
     def clean_up(self) -> None:
         """Abandon a batch that was never drained, then clean up as stock does."""
         stream, self._stream = self._stream, None
         if stream is not None:
-            stream.transaction.rollback()
-            stream.connection.close()
+            self._abandon(stream)
         super().clean_up()
 
     def _merge(
         self, stream: _Stream, table: sqlalchemy.Table, superseded: list[int]
     ) -> None:
+        assert stream.temp_name is not None
         connection = stream.connection
         quote = connection.dialect.identifier_preparer.quote
         temp = quote(stream.temp_name)

@@ -7,6 +7,7 @@ import random
 import typing as t
 
 import pytest
+from conftest import DSN, sqlalchemy_url
 from messages import (
     ENVELOPE_SCHEMA,
     STREAM,
@@ -154,6 +155,9 @@ def test_schema_change_adds_column(harness: Harness) -> None:
     stock, fast, s, f = harness.run_both(text, "evolve", use_copy=True)
     _ok(stock, fast)
     harness.assert_same(s, f)
+    # The old sink's batch went straight into the table; the new sink must alter
+    # that table, so the batch was moved to staging first (else: a self-deadlock).
+    assert "another sink now writes the table" in fast.stderr
     assert fast.states == stock.states == [{"done": True}]
 
 
@@ -258,3 +262,114 @@ def test_carriage_return_line_endings(harness: Harness) -> None:
     harness.assert_same(s, f)
     assert fast.states == stock.states
     assert len(harness.values(f, STREAM, "id")) == 27
+
+
+def _batch_paths(run: Run) -> list[str]:
+    """How each batch of a fast run was loaded, from its log lines."""
+    return [
+        "direct" if "straight into the table" in line else "merged"
+        for line in run.stderr.splitlines()
+        if "| Loaded " in line
+    ]
+
+
+def test_new_keys_load_straight_into_the_table(harness: Harness) -> None:
+    rnd = random.Random(14)
+    text = (
+        json.dumps(schema_message())
+        + "\n"
+        + "".join(record_line(str(i), "0", rnd) for i in range(1, 12))
+        + state_line({"done": True})
+    )
+    stock, fast, s, f = harness.run_both(
+        text, "direct", use_copy=True, batch_size_rows=4
+    )
+    _ok(stock, fast)
+    harness.assert_same(s, f)
+    assert _batch_paths(fast) == ["direct", "direct", "direct"]
+    assert fast.states == stock.states == [{"done": True}]
+
+
+def test_rerun_over_loaded_keys_is_merged_like_stock(harness: Harness) -> None:
+    """Keys already in the table fail the straight COPY; the batch is merged."""
+    rnd = random.Random(15)
+    schema_line = json.dumps(schema_message()) + "\n"
+    first = schema_line + "".join(record_line(str(i), "0", rnd) for i in range(1, 6))
+    # A batch of new keys first, then one that mixes new keys with loaded ones.
+    second = (
+        schema_line
+        + "".join(record_line(str(i), "0", rnd) for i in range(20, 24))
+        + "".join(record_line(str(i), "1", rnd) for i in (24, 4, 5, 6))
+        + "".join(record_line(str(i), "2", rnd) for i in (1, 2))
+    )
+    s, f = harness.schema("rerun_stock"), harness.schema("rerun_fast")
+    for text in (first, second):
+        _ok(
+            harness.run("stock", text, s, use_copy=True, batch_size_rows=4),
+        )
+    fast_first = harness.run("fast", first, f, batch_size_rows=4)
+    fast_second = harness.run("fast", second, f, batch_size_rows=4)
+    _ok(fast_first, fast_second)
+    harness.assert_same(s, f)
+    assert _batch_paths(fast_first) == ["direct", "direct"]
+    # The second batch hits loaded keys and is merged; the stream then stays merged.
+    assert _batch_paths(fast_second) == ["direct", "merged", "merged"]
+    assert "a key of the batch is already in the table" in fast_second.stderr
+    tokens = dict(
+        harness.conn.execute(f'SELECT id, sync_token FROM "{f}"."{STREAM}"').fetchall()
+    )
+    assert tokens["4"] == tokens["5"] == "1" and tokens["1"] == "2"
+    assert len(tokens) == 5 + 6  # 1-5, then 20-24 and 6
+
+
+def _big_payload(rnd: random.Random, invoice_id: str) -> str:
+    """An invoice payload of about 3 KB: large enough to be compressed (TOAST)."""
+    lines = ",".join(
+        '{"Id":"%d","Description":"Widget model %d, blue","Amount":%d.50}'
+        % (n, rnd.randint(1, 50), rnd.randint(1, 999))
+        for n in range(40)
+    )
+    return '{"Id":"%s","Line":[%s]}' % (invoice_id, lines)
+
+
+def test_payload_compression_lz4_unless_chosen(harness: Harness) -> None:
+    has_lz4 = harness.conn.execute(
+        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+        "WHERE name = 'default_toast_compression'"
+    ).fetchone()
+    if not (has_lz4 and has_lz4[0]):
+        pytest.skip("this Postgres has no lz4 TOAST compression")
+    rnd = random.Random(16)
+    text = (
+        json.dumps(schema_message())
+        + "\n"
+        + "".join(
+            record_line(str(i), "0", rnd, payload=_big_payload(rnd, str(i)))
+            for i in range(1, 9)
+        )
+        + record_line("3", "1", rnd, payload=_big_payload(rnd, "3"))  # merged
+    )
+    stock, fast, s, f = harness.run_both(text, "lz4", use_copy=True, batch_size_rows=4)
+    _ok(stock, fast)
+    harness.assert_same(s, f)
+    assert _batch_paths(fast) == ["direct", "direct", "merged"]
+
+    def methods(schema: str) -> set[str | None]:
+        return {
+            r[0]
+            for r in harness.conn.execute(
+                f'SELECT pg_column_compression(payload) FROM "{schema}"."{STREAM}"'
+            ).fetchall()
+        }
+
+    assert methods(s) == {"pglz"}
+    assert methods(f) == {"lz4"}
+    # A default chosen by the connection (or the server's configuration) is kept.
+    chosen = harness.schema("lz4_chosen")
+    url = sqlalchemy_url(DSN)
+    url += (
+        "&" if "?" in url else "?"
+    ) + "options=-c%20default_toast_compression%3Dpglz"
+    _ok(harness.run("fast", text, chosen, sqlalchemy_url=url, batch_size_rows=4))
+    harness.assert_same(s, chosen)
+    assert methods(chosen) == {"pglz"}
