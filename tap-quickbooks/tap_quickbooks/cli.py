@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import stat
 import sys
 
 from tap_quickbooks.errors import TapQuickBooksError
@@ -35,9 +36,37 @@ def tune_malloc() -> None:
                 libc.mallopt(parameter, value)
 
 
+# Bytes the tap asks for in the pipe it writes to (Linux caps it at fs/pipe-max-size).
+PIPE_BYTES = 1024 * 1024
+
+
+def widen_stdout_pipe() -> None:
+    """Give a pipe on stdout room for about 400 records instead of Linux's default 64 KB.
+
+    Whoever reads the pipe (Meltano, a target) is then woken once per several hundred
+    lines rather than every 26, which saves CPU on both sides of it. A no-op where
+    stdout is not a pipe, off Linux, or when the system refuses.
+    """
+    try:
+        import fcntl  # POSIX only
+    except ImportError:
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    if set_size is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        if not stat.S_ISFIFO(os.fstat(1).st_mode):
+            return
+        size = PIPE_BYTES
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
+            size = min(size, int(limit.read()))
+        fcntl.fcntl(1, set_size, size)
+
+
 def main() -> None:
     """Run the tap's CLI."""
     tune_malloc()
+    widen_stdout_pipe()
     try:
         TapQuickBooks.cli()
     except TapQuickBooksError as exc:

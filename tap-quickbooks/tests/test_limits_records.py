@@ -1,8 +1,10 @@
+import fcntl
+import os
 import random
 
 import pytest
 
-from tap_quickbooks import limits, records
+from tap_quickbooks import cli, limits, records
 
 
 def test_throttle_delay_honours_retry_after():
@@ -84,3 +86,22 @@ def test_malloc_is_tuned_unless_the_environment_says_otherwise(monkeypatch):
     monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
     cli.tune_malloc()
     assert calls == [(-8, 2), (-1, 128 * 1024)]  # glibc reads that one from the environment
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="Linux pipes only")
+def test_stdout_pipe_is_widened():
+    read_end, write_end = os.pipe()
+    saved = os.dup(1)
+    try:
+        os.dup2(write_end, 1)
+        before = fcntl.fcntl(1, fcntl.F_GETPIPE_SZ)
+        cli.widen_stdout_pipe()
+        after = fcntl.fcntl(1, fcntl.F_GETPIPE_SZ)
+    finally:
+        os.dup2(saved, 1)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
+        expected = min(cli.PIPE_BYTES, int(limit.read()))
+    assert before == 64 * 1024
+    assert after == expected > before

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import stat
 import typing as t
 from collections import Counter, defaultdict
 
@@ -14,7 +17,34 @@ from target_postgres_fast.encoding import loads_fragments
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["FastSingerReader"]
+__all__ = ["FastSingerReader", "widen_pipe"]
+
+# Bytes asked for in the pipe the target reads (Linux caps it at fs/pipe-max-size).
+PIPE_BYTES = 1024 * 1024
+
+
+def widen_pipe(stream: t.IO[t.Any]) -> None:
+    """Let the pipe the target reads hold about 400 records, not Linux's 64 KB.
+
+    The writer (Meltano relaying the tap) then blocks, and this process wakes, once
+    per several hundred lines instead of every 26: a `meltano run` spends noticeably
+    less CPU and wall time on the hand-over. A no-op for files, off Linux, or when
+    the system refuses.
+    """
+    try:
+        import fcntl  # noqa: PLC0415 (POSIX only)
+    except ImportError:
+        return
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    with contextlib.suppress(
+        OSError, ValueError, AttributeError, io.UnsupportedOperation
+    ):
+        descriptor = stream.fileno()
+        if set_size is None or not stat.S_ISFIFO(os.fstat(descriptor).st_mode):
+            return
+        with open("/proc/sys/fs/pipe-max-size", encoding="ascii") as limit:
+            size = min(PIPE_BYTES, int(limit.read()))
+        fcntl.fcntl(descriptor, set_size, size)
 
 
 class FastSingerReader(SimpleSingerReader):
@@ -77,6 +107,7 @@ class FastSingerReader(SimpleSingerReader):
         """Process Singer lines like the stock reader, parsing records once."""
         stats: dict[str, int] = defaultdict(int)
         filein = file_input or self.default_input
+        widen_pipe(filein)
         for line in self._lines(filein):
             line_dict = self._fast(line)
             if line_dict is None:
