@@ -375,13 +375,7 @@ class FastPostgresSink(PostgresSink):
         if not self._direct_allowed or self.append_only or self._table_neighbours():
             return None
         assert self._plan is not None
-        table = self.connector.prepare_table(
-            full_table_name=self.full_table_name,
-            schema=self.schema,
-            primary_keys=self.key_properties,
-            as_temp_table=False,
-            connection=connection,
-        )
+        table = self._prepare(connection)
         quote = connection.dialect.identifier_preparer.quote
         target = (
             f"{quote(table.schema)}.{quote(table.name)}"
@@ -447,6 +441,27 @@ class FastPostgresSink(PostgresSink):
         )
         for key, row in stream.kept:
             self._write(key, row)
+
+    def _prepare(self, connection: sqlalchemy.engine.Connection) -> sqlalchemy.Table:
+        """Create or adapt the table as stock does, in the given transaction."""
+        table: sqlalchemy.Table = self.connector.prepare_table(
+            full_table_name=self.full_table_name,
+            schema=self.schema,
+            primary_keys=self.key_properties,
+            as_temp_table=False,
+            connection=connection,
+        )
+        return table
+
+    @classmethod
+    def _commit(cls, stream: _Stream) -> None:
+        """Commit a batch and give its connection back (rolled back if that fails)."""
+        try:
+            stream.transaction.commit()
+        except BaseException:
+            cls._abandon(stream)
+            raise
+        stream.connection.close()
 
     @staticmethod
     def _abandon(stream: _Stream) -> None:
@@ -540,32 +555,18 @@ class FastPostgresSink(PostgresSink):
         self._stream, self._row_for_key, self._superseded = None, {}, []
         if stream is None:
             with self.connector._connect() as connection, connection.begin():
-                self.connector.prepare_table(
-                    full_table_name=self.full_table_name,
-                    schema=self.schema,
-                    primary_keys=self.key_properties,
-                    as_temp_table=False,
-                    connection=connection,
-                )
+                self._prepare(connection)
             return
         try:
             started = time.perf_counter()
             stream.copy_open = False
             stream.copy_context.__exit__(None, None, None)
             copied = time.perf_counter()
-            table = self.connector.prepare_table(
-                full_table_name=self.full_table_name,
-                schema=self.schema,
-                primary_keys=self.key_properties,
-                as_temp_table=False,
-                connection=stream.connection,
-            )
-            self._merge(stream, table, superseded)
-            stream.transaction.commit()
+            self._merge(stream, self._prepare(stream.connection), superseded)
         except BaseException:
             self._abandon(stream)
             raise
-        stream.connection.close()
+        self._commit(stream)
         self.logger.info(
             "Loaded %d rows (%d superseded in the batch): COPY end %.2fs, merge %.2fs",
             stream.rows,
@@ -592,12 +593,7 @@ class FastPostgresSink(PostgresSink):
             self._stage("a key of the batch is already in the table")
             return False
         self._stream, self._row_for_key = None, {}
-        try:
-            stream.transaction.commit()
-        except BaseException:
-            self._abandon(stream)
-            raise
-        stream.connection.close()
+        self._commit(stream)
         self.logger.info(
             "Loaded %d rows straight into the table (all keys new): COPY end %.2fs",
             stream.rows,
