@@ -16,8 +16,9 @@ What changes:
 * A batch of a keyed stream is first streamed straight into the table, when a unique
   index covers exactly the key columns: new keys are then all there is to merge, and
   the index proves it. A key that is already in the table, or twice in the batch,
-  ends that attempt before anything is committed; the batch is replayed into a
-  staging table and merged, and the stream stays on staging for the rest of the run.
+  ends that attempt before anything is committed (so does a deadlock with another
+  session writing the table); the batch is replayed into a staging table and
+  merged, and the stream stays on staging for the rest of the run.
 * The merge is one ``INSERT ... ON CONFLICT (keys) DO UPDATE`` when the table has a
   unique index on exactly the key columns (stock tables always have one: the
   primary key); otherwise the stock insert-then-update statements run unchanged.
@@ -113,15 +114,22 @@ def _with_processor(processor: Callable[[t.Any], t.Any]) -> Converter:
     return convert
 
 
-_UNIQUE_VIOLATION = "23505"
+# Why a straight-into-the-table batch gives way to staging and the merge (SQLSTATE).
+_STAGE_ON = {
+    "23505": "a key of the batch is already in the table",
+    # Another session writing the same keys (a second job on the same tables) waited on
+    # this batch's uncommitted rows while this batch waited on its rows.
+    "40P01": "a deadlock with another session writing the table",
+}
 
 
 class _BatchAbandoned(Exception):
     """Ends a COPY whose batch is rolled back (sent to Postgres as CopyFail)."""
 
 
-def _is_unique_violation(error: BaseException) -> bool:
-    return isinstance(error, psycopg.Error) and error.sqlstate == _UNIQUE_VIOLATION
+def _stage_reason(error: psycopg.Error) -> str | None:
+    """Why `error` sends a straight batch to staging (None: it does not)."""
+    return _STAGE_ON.get(error.sqlstate or "")
 
 
 @dataclasses.dataclass
@@ -525,9 +533,10 @@ class FastPostgresSink(PostgresSink):
             try:
                 stream.copy.write_row(row)
             except psycopg.Error as ex:
-                if not _is_unique_violation(ex):
+                reason = _stage_reason(ex)
+                if reason is None:
                     raise
-                self._stage("a key of the batch is already in the table")
+                self._stage(reason)
             return
         sequence = stream.rows
         stream.rows += 1
@@ -578,19 +587,21 @@ class FastPostgresSink(PostgresSink):
     def _finish_direct(self, stream: _Stream) -> bool:
         """End a straight-into-the-table COPY and commit it.
 
-        Returns False when a key of the batch turned out to be in the table already:
-        the batch is then staged (``_stage``) for the merge.
+        Returns False when a key of the batch turned out to be in the table already
+        (or the COPY lost a deadlock): the batch is then staged (``_stage``) for the
+        merge.
         """
         started = time.perf_counter()
         try:
             stream.copy_open = False
             stream.copy_context.__exit__(None, None, None)
         except psycopg.Error as ex:
-            if not _is_unique_violation(ex):
+            reason = _stage_reason(ex)
+            if reason is None:
                 self._stream, self._row_for_key = None, {}
                 self._abandon(stream)
                 raise
-            self._stage("a key of the batch is already in the table")
+            self._stage(reason)
             return False
         self._stream, self._row_for_key = None, {}
         self._commit(stream)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import time
 import typing as t
 
+import psycopg
 import pytest
-from conftest import DSN, sqlalchemy_url
+from conftest import DSN, FAST, sqlalchemy_url
 from messages import (
     ENVELOPE_SCHEMA,
+    REALM,
     STREAM,
     envelope_stream,
     record_line,
@@ -372,3 +377,60 @@ def test_payload_compression_lz4_unless_chosen(harness: Harness) -> None:
     _ok(harness.run("fast", text, chosen, sqlalchemy_url=url, batch_size_rows=4))
     harness.assert_same(s, chosen)
     assert methods(chosen) == {"pglz"}
+
+
+def test_deadlock_with_another_writer_is_staged_and_merged(harness: Harness) -> None:
+    """A second session writing the same keys deadlocks with a straight batch.
+
+    The other session holds key 11 and then waits on key 12, which the batch holds
+    while it waits on 11. The batch's session detects the deadlock (its
+    deadlock_timeout is the shorter), rolls back, and merges through staging.
+    """
+    rnd = random.Random(17)
+    schema = harness.schema("deadlock")
+    schema_line = json.dumps(schema_message()) + "\n"
+    _ok(harness.run("fast", schema_line + record_line("1", "0", rnd), schema))
+    table = f'"{schema}"."{STREAM}"'
+    batch = schema_line + record_line("12", "7", rnd) + record_line("11", "7", rnd)
+    url = sqlalchemy_url(DSN)
+    separator = "&" if "?" in url else "?"
+    config = {
+        "sqlalchemy_url": url + separator + "options=-c%20deadlock_timeout%3D5s",
+        "default_target_schema": schema,
+    }
+    (harness.tmp_path / "deadlock.json").write_text(json.dumps(config))
+    (harness.tmp_path / "deadlock.jsonl").write_text(batch)
+    insert = f"INSERT INTO {table} (realm_id, id, sync_token) VALUES (%s, %s, 'x')"
+    with psycopg.connect(DSN) as other:
+        other.execute("SET deadlock_timeout = '60s'")
+        other.execute(insert, (REALM, "11"))
+        files = [
+            str(harness.tmp_path / name) for name in ("deadlock.json", "deadlock.jsonl")
+        ]
+        target = subprocess.Popen(
+            [sys.executable, "-c", FAST, "--config", files[0], "--input", files[1]],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not harness.conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE %s",
+                (f"COPY %{schema}%",),
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the batch never waited on key 11"
+                assert target.poll() is None, target.communicate()[1][-2000:]
+                time.sleep(0.05)
+            # Waits on key 12 until the batch's session gives up (deadlock).
+            other.execute(insert, (REALM, "12"))
+            other.commit()
+            _, stderr = target.communicate(timeout=120)
+        finally:
+            if target.poll() is None:
+                target.kill()
+    assert target.returncode == 0, stderr[-3000:]
+    assert "a deadlock with another session writing the table" in stderr
+    rows = dict(harness.conn.execute(f"SELECT id, sync_token FROM {table}").fetchall())
+    assert rows == {"1": "0", "11": "7", "12": "7"}  # the batch's values, merged
