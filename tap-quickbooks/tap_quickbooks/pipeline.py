@@ -21,8 +21,10 @@ never waits for a count when it does not have to:
   of the next stream) does not wait for one count after another; a window counted empty
   is done without a second count, and a window that fits in one page needs none either
   (one page is read at one moment, so no offset can move under it);
-- once all of its pages are sent, free slots go to its `successor` (the next stream's
-  pipeline), whose pages wait in its bounded buffer until it is iterated.
+- once every window is counted and the pages left fit in the slots, the first counts of
+  its `successor` (the next stream's pipeline) go out ahead of those pages, and once all
+  of its pages are sent, free slots go to the successor's pages, which wait in its
+  bounded buffer until it is iterated.
 
 Rows are emitted strictly in page order, window after window, and a bookmark is only
 reported (:class:`Verified`) once every row up to it has been emitted and verified.
@@ -249,14 +251,49 @@ class WindowPipeline(t.Generic[R]):
                 if not self._free(reserve):
                     return
                 chunk.verify = self._submit(self._count, chunk.win.window)
+        if self.successor is not None and self._nearly_sent():
+            # The next pipeline's first counts go before this one's last pages: each
+            # unlocks pages that can fill the slots this one's last pages leave, instead
+            # of a count that starts only once they are all sent.
+            self.successor.open_counts(reserve)
         cap = self._max_buffered if buffered is None else buffered
         while self._free(reserve) and self._pages_buffered() < cap and self._produce():
             pass
         if self.successor is not None and self._planned >= len(self._todo):
-            # Everything of this pipeline has been sent but its last verifications: keep
-            # a slot for them.
-            pending = any(c.needs_verify and c.verify is None for c in self._verifies)
-            self.successor.prefill(1 if pending else 0)
+            # Everything of this pipeline has been sent but its last verifications. No
+            # slot is kept for them: each goes out in the slot its chunk's last page
+            # frees (verifications are sent first, above).
+            self.successor.prefill(reserve)
+
+    def open_counts(self, reserve: int) -> None:
+        """Send the first counts of the windows this pipeline starts with, and no page."""
+        while not self._serial and self._free(reserve):
+            win = self._planning
+            if win is None:
+                if self._planned >= len(self._todo):
+                    return
+                self._produce()  # the first window's count (sent now or counted ahead)
+            elif not self._open_ahead(self._unsent(win)):
+                return
+
+    def _nearly_sent(self) -> bool:
+        """Every window is counted or being counted, and the pages left fit in the slots."""
+        win = self._planning
+        opened = self._planned + (win is not None) + len(self._prefetched)
+        if self._serial or opened < len(self._todo):
+            return False
+        left = self._unsent(win) if win is not None else 0
+        return left + self._unsent_ahead() <= self._max_in_flight
+
+    def _unsent(self, win: _Window) -> int:
+        """Pages of `win` not sent yet (a count not answered yet stands for one)."""
+        if win.truncated:
+            return 0
+        if win.expected is not None:
+            return len(win.pages) - win.submitted
+        if not win.count.done() or win.count.exception() is not None:
+            return 1
+        return math.ceil(win.count.result() / self._page_size)
 
     def _pages_buffered(self) -> int:
         """Pages sent and not consumed yet (what the buffer bound is about: counts are tiny)."""
@@ -320,13 +357,7 @@ class WindowPipeline(t.Generic[R]):
         slots, so that a count is not taken long before its pages are read (rows move
         meanwhile).
         """
-        total = 0
-        for win in self._prefetched:
-            if not win.count.done() or win.count.exception() is not None:
-                total += 1
-                continue
-            total += math.ceil(win.count.result() / self._page_size)
-        return total
+        return sum(self._unsent(win) for win in self._prefetched)
 
     def _abandon(self) -> None:
         """Cancel everything not started and let running requests finish; clear the plan."""

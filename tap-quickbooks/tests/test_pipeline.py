@@ -320,6 +320,74 @@ def test_the_successor_starts_while_the_last_verification_is_in_flight():
     assert len([e for e in events if isinstance(e, WindowDone)]) == 2
 
 
+def test_the_successors_first_counts_go_before_the_last_pages():
+    # Once every window is counted and the pages left fit in the slots, the next stream's
+    # first count goes before them: its answer is back by the time this stream's last
+    # pages free their slots. Here the next-to-last page is held until that count came.
+    first = FakeEntity(range(12))
+    second = FakeEntity([*range(4), *range(86400, 86403)])
+    counted = threading.Event()
+    seen: list[bool] = []
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 5:
+            seen.append(counted.wait(WAIT))
+
+    first.on_fetch = on_fetch
+    second.on_count = lambda window, n: counted.set()
+    in_flight: set[t.Any] = set()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        head = pipeline_of(
+            first,
+            [Window(DAY, DAY + dt.timedelta(days=1))],
+            pool,
+            chunk_pages=10,
+            max_in_flight=2,
+            in_flight=in_flight,
+        )
+        tail = pipeline_of(
+            second,
+            plan_windows(DAY, DAY + dt.timedelta(days=2), 1),
+            pool,
+            chunk_pages=10,
+            max_in_flight=2,
+            in_flight=in_flight,
+        )
+        head.successor = tail
+        events = [*head, *tail]
+    assert seen == [True]
+    # Each of the next stream's windows still has its first count and one verification.
+    assert sum(1 for call in second.calls if call[0] == "count") == 2 + 2
+    assert check_state_never_ahead(events) == first.rows + second.rows
+
+
+def test_no_slot_is_held_back_for_a_verification_that_cannot_go_yet():
+    # The last chunk's verification can only go once its last page is answered, and then
+    # it takes the slot that page frees: meanwhile the other slot serves the next stream.
+    first = FakeEntity(range(6))
+    second = FakeEntity(range(4))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    second_fetched = threading.Event()
+    seen: list[bool] = []
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 3:  # the first stream's last page
+            seen.append(second_fetched.wait(WAIT))
+
+    first.on_fetch = on_fetch
+    second.on_fetch = lambda window, page: second_fetched.set()
+    in_flight: set[t.Any] = set()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        head, tail = (
+            pipeline_of(e, plan, pool, chunk_pages=10, max_in_flight=2, in_flight=in_flight)
+            for e in (first, second)
+        )
+        head.successor = tail
+        events = [*head, *tail]
+    assert seen == [True]  # the next stream's page went out while the last page was held
+    assert check_state_never_ahead(events) == first.rows + second.rows
+
+
 class Rows(list):  # type: ignore[type-arg]  # a list that can be weakly referenced
     pass
 
