@@ -230,6 +230,11 @@ def markdown(results: Any, png_name: str) -> str:
         "*complete*: `yes` when the ids and SyncTokens emitted (or the rows loaded) equal the",
         "emulator's truth.",
         "",
+        f"Each measurement of scenarios 1 to 3 that ends within its cap is the median of"
+        f" {results.repeat} runs (`--repeat`; the *note* lists every run's seconds), with the"
+        " largest peak RSS of the runs; a capped peer in scenario 2 runs once. Scenario 4 runs"
+        " once.",
+        "",
     ]
     return "\n".join(lines)
 
