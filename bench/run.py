@@ -824,15 +824,10 @@ def versions(tools: Tools) -> dict[str, str]:
 
 
 def scenario_no_latency(
-    tools: Tools,
-    emu: Emulator,
-    out: Path,
-    results: Results,
-    peers: list[str],
-    caps: Caps,
-    repeat: int,
+    tools: Tools, emu: Emulator, out: Path, results: Results, peers: list[str], caps: Caps
 ) -> None:
     log("scenario 1: tap alone, no latency")
+    repeat = results.repeat
     emu.configure(**NO_LIMITS)
     results.runs.append(
         median_run(
@@ -843,26 +838,18 @@ def scenario_no_latency(
         )
     )
     for name in peers:
-        results.runs.append(
-            median_run(
-                lambda i, name=name: run_peer(
-                    name, emu, "1 no latency", out / f"1-{name}-{i}", caps.peer
-                ),
-                repeat,
-            )
-        )
+
+        def peer(attempt: int, name: str = name) -> Run:
+            return run_peer(name, emu, "1 no latency", out / f"1-{name}-{attempt}", caps.peer)
+
+        results.runs.append(median_run(peer, repeat))
 
 
 def scenario_realistic(
-    tools: Tools,
-    emu: Emulator,
-    out: Path,
-    results: Results,
-    peers: list[str],
-    caps: Caps,
-    repeat: int,
+    tools: Tools, emu: Emulator, out: Path, results: Results, peers: list[str], caps: Caps
 ) -> None:
     log("scenario 2: realistic latency and limits")
+    repeat = results.repeat
     # Each client gets a realm of its own (same size, its own seeded data): the 500/min window
     # counts every request of the last minute, so a realm shared with the previous client would
     # start this one half spent.
@@ -885,9 +872,10 @@ def scenario_realistic(
 
 
 def scenario_end_to_end(
-    tools: Tools, emu: Emulator, out: Path, results: Results, cap: float, repeat: int
+    tools: Tools, emu: Emulator, out: Path, results: Results, cap: float
 ) -> None:
     log("scenario 3: end to end into Postgres")
+    repeat = results.repeat
     emu.configure(**NO_LIMITS)
     why_not = meltano_ready(tools)
     if why_not is None:
@@ -896,21 +884,17 @@ def scenario_end_to_end(
         )
     else:
         results.notes.append(f"`meltano run` was not measured: {why_not}.")
-    if tools.target:
-        results.runs.append(
-            median_run(
-                lambda i: run_pipeline(
-                    tools,
-                    emu,
-                    tools.target,
-                    "tap | target-postgres 0.8.1",
-                    "3 end to end",
-                    out / f"3-stock-{i}",
-                    cap,
-                ),
-                repeat,
-            )
+
+    def pipeline(exe: str, label: str, folder: str) -> Run:
+        return median_run(
+            lambda i: run_pipeline(
+                tools, emu, exe, label, "3 end to end", out / f"{folder}-{i}", cap
+            ),
+            repeat,
         )
+
+    if tools.target:
+        results.runs.append(pipeline(tools.target, "tap | target-postgres 0.8.1", "3-stock"))
     else:
         results.notes.append("Stock target-postgres is not installed: not measured.")
     if why_not is None:
@@ -922,20 +906,7 @@ def scenario_end_to_end(
             " Meltano relaying every line from the tap to the target."
         )
     if tools.target_fast:
-        results.runs.append(
-            median_run(
-                lambda i: run_pipeline(
-                    tools,
-                    emu,
-                    tools.target_fast,
-                    "tap | target-postgres-fast",
-                    "3 end to end",
-                    out / f"3-fast-{i}",
-                    cap,
-                ),
-                repeat,
-            )
-        )
+        results.runs.append(pipeline(tools.target_fast, "tap | target-postgres-fast", "3-fast"))
     else:
         results.notes.append("target-postgres-fast is not installed: not measured.")
     # target_bench.py generates its own invoice-shaped records; 50,000 is its default size.
@@ -946,7 +917,7 @@ def scenario_end_to_end(
     ]
     for label in dict.fromkeys(run.client for runs in series for run in runs):
         found = [run for runs in series for run in runs if run.client == label]
-        results.runs.append(median_run(lambda i, found=found: found[i], len(found)))
+        results.runs.append(median_run(found.__getitem__, len(found)))
 
 
 def run_target_bench(results: Results, workdir: Path, records: int, timeout: float) -> list[Run]:
@@ -1054,7 +1025,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.peer_cap:
         caps = Caps(args.peer_cap, caps.tap, caps.pipeline, caps.big)
     tools = Tools.find()
-    repeat = args.repeat
     scenarios = {part.strip() for part in args.scenarios.split(",") if part.strip()}
     peers = [] if args.no_peers else list(peerlib.PEERS)
     missing = peerlib.missing_peers()
@@ -1076,7 +1046,7 @@ def main(argv: list[str] | None = None) -> int:
         versions=versions(tools),
         lower_bound=lower_bound(company),
         notes=notes,
-        repeat=repeat,
+        repeat=args.repeat,
     )
     realms = 1 + (1 + len(peers) if "2" in scenarios else 0)
     emu = Emulator(tools.emulator, company, out / "emulator", realms=realms)
@@ -1087,9 +1057,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("1", lambda: scenario_no_latency(tools, emu, out, results, peers, caps, repeat)),
-            ("2", lambda: scenario_realistic(tools, emu, out, results, peers, caps, repeat)),
-            ("3", lambda: scenario_end_to_end(tools, emu, out, results, caps.pipeline, repeat)),
+            ("1", lambda: scenario_no_latency(tools, emu, out, results, peers, caps)),
+            ("2", lambda: scenario_realistic(tools, emu, out, results, peers, caps)),
+            ("3", lambda: scenario_end_to_end(tools, emu, out, results, caps.pipeline)),
         ]
         for key, step in steps:
             if key in scenarios:
