@@ -316,7 +316,7 @@ class WindowPipeline(t.Generic[R]):
                 return self._open_ahead(1)
             win.expected = win.count.result()
             self._plan(win)
-        left = 0 if win.truncated else len(win.pages) - win.submitted
+        left = self._unsent(win)
         if left and self._serial and self._verifies[0] is not win.pages[win.submitted][0]:
             return False  # after a restart: not before the previous chunk is verified
         if self._open_ahead(left):

@@ -123,6 +123,32 @@ def run(
         )
 
 
+def run_chained(
+    first: FakeEntity,
+    first_plan: list[Window],
+    second: FakeEntity,
+    second_plan: list[Window],
+    *,
+    max_in_flight: int,
+) -> list[t.Any]:
+    """Both pipelines' events, the second the first's successor (one pool, shared slots)."""
+    in_flight: set[t.Any] = set()
+    with ThreadPoolExecutor(max_workers=max_in_flight) as pool:
+        head, tail = (
+            pipeline_of(
+                entity,
+                plan,
+                pool,
+                chunk_pages=10,
+                max_in_flight=max_in_flight,
+                in_flight=in_flight,
+            )
+            for entity, plan in ((first, first_plan), (second, second_plan))
+        )
+        head.successor = tail
+        return [*head, *tail]
+
+
 def check_state_never_ahead(events: list[t.Any]) -> list[str]:
     """The rows in emission order; asserts every Verified is at or before a row already seen."""
     rows: list[str] = []
@@ -305,15 +331,7 @@ def test_the_successor_starts_while_the_last_verification_is_in_flight():
 
     first.on_count = on_count
     second.on_fetch = lambda window, page: second_started.set()
-    in_flight: set[t.Any] = set()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-
-        def pipeline(entity: FakeEntity) -> WindowPipeline[str]:
-            return pipeline_of(entity, plan, pool, chunk_pages=10, in_flight=in_flight)
-
-        head, tail = pipeline(first), pipeline(second)
-        head.successor = tail
-        events = [*head, *tail]
+    events = run_chained(first, plan, second, plan, max_in_flight=4)
     assert seen == [True]  # the next pipeline's pages went out before the verification returned
     rows = check_state_never_ahead(events)
     assert rows == first.rows + second.rows
@@ -335,26 +353,13 @@ def test_the_successors_first_counts_go_before_the_last_pages():
 
     first.on_fetch = on_fetch
     second.on_count = lambda window, n: counted.set()
-    in_flight: set[t.Any] = set()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        head = pipeline_of(
-            first,
-            [Window(DAY, DAY + dt.timedelta(days=1))],
-            pool,
-            chunk_pages=10,
-            max_in_flight=2,
-            in_flight=in_flight,
-        )
-        tail = pipeline_of(
-            second,
-            plan_windows(DAY, DAY + dt.timedelta(days=2), 1),
-            pool,
-            chunk_pages=10,
-            max_in_flight=2,
-            in_flight=in_flight,
-        )
-        head.successor = tail
-        events = [*head, *tail]
+    events = run_chained(
+        first,
+        [Window(DAY, DAY + dt.timedelta(days=1))],
+        second,
+        plan_windows(DAY, DAY + dt.timedelta(days=2), 1),
+        max_in_flight=2,
+    )
     assert seen == [True]
     # Each of the next stream's windows still has its first count and one verification.
     assert sum(1 for call in second.calls if call[0] == "count") == 2 + 2
@@ -376,14 +381,7 @@ def test_no_slot_is_held_back_for_a_verification_that_cannot_go_yet():
 
     first.on_fetch = on_fetch
     second.on_fetch = lambda window, page: second_fetched.set()
-    in_flight: set[t.Any] = set()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        head, tail = (
-            pipeline_of(e, plan, pool, chunk_pages=10, max_in_flight=2, in_flight=in_flight)
-            for e in (first, second)
-        )
-        head.successor = tail
-        events = [*head, *tail]
+    events = run_chained(first, plan, second, plan, max_in_flight=2)
     assert seen == [True]  # the next stream's page went out while the last page was held
     assert check_state_never_ahead(events) == first.rows + second.rows
 
