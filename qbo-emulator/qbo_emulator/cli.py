@@ -70,6 +70,12 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="CDC reports only changes of the last N days (0 = all)",
     )
+    serve.add_argument(
+        "--report-max-cells",
+        type=int,
+        help="cut reports past this many cells with QuickBooks' notice (0 = no cap)",
+    )
+    serve.add_argument("--report-rate-limit", type=int, help="report requests per minute (0 = off)")
 
     truth = sub.add_parser("truth", help="print the ids/SyncTokens the company starts with")
     company(truth)
@@ -96,6 +102,8 @@ SWITCHES = (
     "batch_max_items",
     "cdc_max_objects",
     "cdc_horizon_days",
+    "report_max_cells",
+    "report_rate_limit",
 )
 
 

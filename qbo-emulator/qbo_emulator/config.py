@@ -39,6 +39,11 @@ class Config:
     cdc_max_objects: int = 1000
     # > 0: /cdc reports only changes of the last N days (Intuit guarantees 30); 0: everything.
     cdc_horizon_days: float = 0.0
+    # Reports: cells (rows x columns) past which a report is cut short with QuickBooks' notice
+    # "Unable to display more data. Please reduce the date range." (Intuit: 400,000); 0: no cap.
+    report_max_cells: int = 400_000
+    # Report requests per 60 s per realm, then 429, on top of rate_limit; 0: off.
+    report_rate_limit: int = 0
 
     def update(self, **switches: Any) -> None:
         """Validate and apply switches; nothing changes when one is bad."""
@@ -64,7 +69,14 @@ class Config:
         for name in ("access_token_ttl", "refresh_token_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
-        for name in ("rate_limit", "concurrency_limit", "churn_every", "fault_seed"):
+        for name in (
+            "rate_limit",
+            "concurrency_limit",
+            "churn_every",
+            "fault_seed",
+            "report_max_cells",
+            "report_rate_limit",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         for name in ("latency_ms", "latency_per_row_ms", "slow_seconds", "cdc_horizon_days"):
@@ -132,6 +144,8 @@ def _coerce(name: str, value: Any) -> Any:
         "churn_every": int,
         "batch_max_items": int,
         "cdc_max_objects": int,
+        "report_max_cells": int,
+        "report_rate_limit": int,
         "latency_ms": float,
         "latency_per_row_ms": float,
         "slow_seconds": float,

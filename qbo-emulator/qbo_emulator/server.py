@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from qbo_emulator import bodies
+from qbo_emulator import bodies, reporting
 from qbo_emulator.auth import OAuthError, Tokens
 from qbo_emulator.config import Config, ConfigError
 from qbo_emulator.data import ENTITIES, NAME_LISTS, Company, build_companies, realm_ids
@@ -129,6 +129,7 @@ class Emulator:
         self._fault_seed_used = self.config.fault_seed
         self.window: dict[str, deque[float]] = {r: deque() for r in self.realm_ids}
         self.churn_count: dict[str, int] = {r: 0 for r in self.realm_ids}
+        self.books = {r: reporting.Books(c) for r, c in self.companies.items()}
         self.reset_stats()
 
     # ------------------------------------------------------------------ counters
@@ -188,7 +189,12 @@ class Emulator:
         if canonical is None:
             raise ValueError(f"entity must be one of {', '.join(ENTITIES)}")
         iid = None if id is None else int(id)
+        self.books[str(realm)].invalidate()
         return str(company.mutate(canonical, op, iid, self.clock.now()))
+
+    def report(self, realm: str, name: str, params: dict[str, str]) -> dict[str, Any]:
+        """A report as the API computes it, without the size cap or any counting."""
+        return reporting.compute(self, realm, name, params)
 
     def reset_limits(self) -> None:
         """Forget the requests of the last minute, as if a minute had passed for the limits."""
@@ -355,6 +361,9 @@ class Emulator:
             self._count("companyinfo")
             info = self.companies[realm].company_info(now)
             return self._json(200, {"CompanyInfo": info, "time": pacific_millis(now)})
+        if resource == "reports" and len(rest) == 2 and req.method == "GET":
+            self._count("reports")
+            return reporting.endpoint(self, req, realm, rest[1])
         if resource in ("invoice", "customer", "item") and len(rest) == 2 and req.method == "GET":
             self._count("read")
             return self.read_entity(realm, resource, rest[1])
@@ -484,6 +493,7 @@ class Emulator:
                 op = "deactivate"
             row = candidates[rng.randrange(len(candidates))]
             iid = company.mutate(p.entity, op, row.id, self.clock.now())
+        self.books[realm].invalidate()
         self.churned[op] = self.churned.get(op, 0) + 1
         self.churn_log.append({"realm": realm, "entity": p.entity, "op": op, "id": str(iid)})
 
@@ -638,6 +648,13 @@ class Emulator:
                     payload["realm"], payload["entity"], payload["op"], payload.get("id")
                 )
                 return self._json(200, {"id": iid})
+            if name == "report" and req.method == "GET":
+                params = {k: v[0] for k, v in req.params.items() if k not in ("realm", "name")}
+                return self._json(
+                    200, self.report(req.param("realm") or "", req.param("name") or "", params)
+                )
+            if name == "backdate" and req.method == "POST":
+                return self._json(200, self.books[str(payload["realm"])].backdate(**payload))
             if name == "clock" and req.method == "POST":
                 now = self.advance_clock(
                     float(payload.get("days", 0)),

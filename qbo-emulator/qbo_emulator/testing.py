@@ -128,6 +128,15 @@ class EmulatorServer:
     def advance_clock(self, days: float = 0, hours: float = 0, seconds: float = 0) -> float:
         return self._call(lambda: self.emulator.advance_clock(days, hours, seconds))
 
+    def backdate(self, realm: str, date: str, amount: str, **accounts: str) -> dict[str, Any]:
+        """Post a journal entry dated `date` (debit Rent 58, credit Checking 35 unless given)."""
+        books = self.emulator.books[realm]
+        return self._call(lambda: books.backdate(realm, date, amount, **accounts))
+
+    def report(self, realm: str, name: str, **params: str) -> dict[str, Any]:
+        """The report the API would answer (uncut, uncounted), for comparisons."""
+        return self._call(lambda: self.emulator.report(realm, name, params))
+
     def stats(self) -> dict[str, Any]:
         return self._call(self.emulator.stats)
 
