@@ -11,8 +11,8 @@ from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from typing_extensions import override
 
+from tap_quickbooks import report_streams, reports, streams
 from tap_quickbooks import settings as qbo_settings
-from tap_quickbooks import streams
 from tap_quickbooks.errors import SettingError
 from tap_quickbooks.output import FastSingerWriter
 
@@ -180,6 +180,34 @@ class TapQuickBooks(Tap):
             default=D["max_window_failures"],
             description="Stop after this many consecutive failed attempts at a window.",
         ),
+        th.Property(
+            "report_period",
+            th.StringType,
+            default=reports.REPORT_DEFAULTS["report_period"],
+            allowed_values=list(reports.PERIODS),
+            description="Report streams: one report per calendar month or quarter.",
+        ),
+        th.Property(
+            "report_accounting_method",
+            th.StringType,
+            default=reports.REPORT_DEFAULTS["report_accounting_method"],
+            allowed_values=list(reports.METHODS),
+            description="Report streams: accrual, cash, or both (one row per method).",
+        ),
+        th.Property(
+            "report_restate_months",
+            th.IntegerType,
+            default=reports.REPORT_DEFAULTS["report_restate_months"],
+            description="Report streams: months read again on every run (0..120), because "
+            "postings dated in closed months change their reports.",
+        ),
+        th.Property(
+            "report_requests_per_minute",
+            th.IntegerType,
+            default=reports.REPORT_DEFAULTS["report_requests_per_minute"],
+            description="Report requests per minute per realm, taken from the same realm "
+            "budget as every other request (max_requests_per_minute).",
+        ),
     ).to_dict()
 
     @classproperty
@@ -216,8 +244,13 @@ class TapQuickBooks(Tap):
             for name in _COERCED:  # e.g. "75" is accepted: hand the schema check the number
                 if isinstance(self._config.get(name), str):
                     self._config[name] = getattr(self.settings, name)
+            report = reports.load_report_settings(self._config)
+            for name in ("report_restate_months", "report_requests_per_minute"):
+                if isinstance(self._config.get(name), str):
+                    self._config[name] = getattr(report, name.removeprefix("report_"))
         return super()._validate_config(raise_errors=raise_errors)
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [stream_type(tap=self) for stream_type in streams.STREAM_TYPES]
+        types = (*streams.STREAM_TYPES, *report_streams.REPORT_STREAM_TYPES)
+        return [stream_type(tap=self) for stream_type in types]

@@ -18,7 +18,16 @@ _EMULATOR = EmulatorServer(seed=3, customers=30, items=12, invoices=120).start()
 atexit.register(_EMULATOR.stop)
 _STORE = Path(tempfile.mkdtemp(prefix="tap-qbo-core-"))
 
+_CONFIG = tap_config(_EMULATOR, _STORE, page_size=25)
+# Report streams are read only when selected: select every stream, so each one is tested.
+_CATALOG = TapQuickBooks(config=_CONFIG).catalog_dict
+for _entry in _CATALOG["streams"]:
+    for _meta in _entry["metadata"]:
+        if not _meta["breadcrumb"]:
+            _meta["metadata"]["selected"] = True
+
 TestTapQuickBooks = get_tap_test_class(
     tap_class=TapQuickBooks,
-    config=tap_config(_EMULATOR, _STORE, page_size=25),
+    config=_CONFIG,
+    catalog=_CATALOG,
 )

@@ -1,0 +1,274 @@
+"""QuickBooks reports (pure): report settings, periods, restatement, splitting and merging.
+
+No HTTP, no config reading beyond the mapping handed in: tested without a server. The streams
+that use this live in `report_streams.py`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import typing as t
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from tap_quickbooks.errors import SettingError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+ACCRUAL = "Accrual"
+CASH = "Cash"
+#: QuickBooks cuts a report past its size cap (about 400,000 cells) and still answers 200; the
+#: last row then carries this sentence instead of data.
+TRUNCATED = "Unable to display more data. Please reduce the date range."
+PERIODS = ("month", "quarter")
+METHODS = {"accrual": (ACCRUAL,), "cash": (CASH,), "both": (ACCRUAL, CASH)}
+REPORT_DEFAULTS: dict[str, t.Any] = {
+    "report_period": "month",
+    "report_accounting_method": "accrual",
+    "report_restate_months": 3,
+    # Older Intuit docs: 200 report requests / minute / realm (PROTOCOL.md, [PARTIAL]).
+    "report_requests_per_minute": 200,
+}
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    period: str
+    methods: tuple[str, ...]
+    restate_months: int
+    requests_per_minute: int
+
+
+def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
+    """The report settings of a tap config; SettingError names a bad one."""
+
+    def get(name: str) -> t.Any:
+        value = config.get(name)
+        return REPORT_DEFAULTS[name] if value in (None, "") else value
+
+    period = str(get("report_period")).lower()
+    if period not in PERIODS:
+        raise SettingError("report_period", f"must be month or quarter, got {period!r}")
+    method = str(get("report_accounting_method")).lower()
+    if method not in METHODS:
+        raise SettingError(
+            "report_accounting_method", f"must be accrual, cash or both, got {method!r}"
+        )
+
+    def number(name: str, lo: int, hi: int) -> int:
+        value = get(name)
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = int(value)
+        except (TypeError, ValueError):
+            raise SettingError(name, f"must be an integer, got {value!r}") from None
+        if not lo <= number <= hi:
+            raise SettingError(name, f"must be from {lo} to {hi}, got {number}")
+        return number
+
+    return ReportSettings(
+        period=period,
+        methods=METHODS[method],
+        restate_months=number("report_restate_months", 0, 120),
+        requests_per_minute=number("report_requests_per_minute", 1, 1_000_000),
+    )
+
+
+# ---------------------------------------------------------------------------- periods
+
+
+def month_end(day: dt.date) -> dt.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def period_of(day: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    """The calendar month or quarter containing `day`: (first day, last day)."""
+    if period == "quarter":
+        first = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+        return first, month_end(first.replace(month=first.month + 2))
+    first = day.replace(day=1)
+    return first, month_end(first)
+
+
+def complete_periods(start: dt.date, end: dt.date, period: str) -> list[tuple[dt.date, dt.date]]:
+    """Periods from the one containing `start` to the last one ending before `end` (exclusive)."""
+    out = []
+    first, last = period_of(start, period)
+    while last < end:
+        out.append((first, last))
+        first, last = period_of(last + dt.timedelta(days=1), period)
+    return out
+
+
+def months_back(day: dt.date, months: int) -> dt.date:
+    """The first day of the month `months - 1` months before the month of `day`."""
+    index = day.year * 12 + day.month - 1 - (months - 1)
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def plan(
+    start: dt.date,
+    end: dt.date,
+    period: str,
+    bookmark: dt.date | None,
+    restate_months: int,
+) -> list[tuple[dt.date, dt.date]]:
+    """The periods a run reads.
+
+    Every complete period after the bookmark, and the periods of the last `restate_months`
+    complete months again: QuickBooks lets users post into closed months (a backdated bill, an
+    accountant's adjusting entry), so a month's report can still change after it was read.
+    Older periods are read again only when the bookmark is reset (`meltano state clear`).
+    """
+    periods = complete_periods(start, end, period)
+    if bookmark is None or not periods:
+        return periods
+    restate_from = months_back(periods[-1][1], restate_months) if restate_months else None
+    return [
+        p for p in periods if p[1] > bookmark or (restate_from is not None and p[1] >= restate_from)
+    ]
+
+
+def split(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]] | None:
+    """A range cut in smaller pieces: months, else weeks, else days; None for a single day."""
+    days = (last - first).days + 1
+    if days <= 1:
+        return None
+    out = []
+    d = first
+    while d <= last:
+        if days > 31:
+            stop = month_end(d)
+        elif days > 7:
+            stop = d + dt.timedelta(days=6)
+        else:
+            stop = d
+        stop = min(stop, last)
+        out.append((d, stop))
+        d = stop + dt.timedelta(days=1)
+    return out
+
+
+# ---------------------------------------------------------------------------- bodies
+
+
+def is_truncated(body: Mapping[str, t.Any]) -> bool:
+    """True when QuickBooks cut the report short (the notice sits in a row of the body)."""
+
+    def walk(rows: t.Any) -> bool:
+        for row in rows or []:
+            for cells in (row.get("ColData"), (row.get("Summary") or {}).get("ColData")):
+                for cell in cells or []:
+                    if TRUNCATED in str(cell.get("value", "")):
+                        return True
+            if walk((row.get("Rows") or {}).get("Row")):
+                return True
+        return False
+
+    return walk((body.get("Rows") or {}).get("Row"))
+
+
+def _column_rules(columns: list[Mapping[str, t.Any]]) -> list[str]:
+    """How each column combines across pieces: 'label', 'sum', 'last' or 'first'."""
+    rules = []
+    for n, col in enumerate(columns):
+        key = next(
+            (m.get("Value") for m in col.get("MetaData") or [] if m.get("Name") == "ColKey"), ""
+        )
+        if n == 0:
+            rules.append("label")
+        elif str(key).startswith("rbal"):
+            rules.append("last")
+        elif col.get("ColType") == "Money":
+            rules.append("sum")
+        else:
+            rules.append("first")
+    return rules
+
+
+def _combine(cells: list[list[Mapping[str, t.Any]]], rules: list[str]) -> list[dict[str, t.Any]]:
+    out: list[dict[str, t.Any]] = []
+    for i, rule in enumerate(rules):
+        values = [c[i] for c in cells if i < len(c)]
+        if not values:
+            break
+        if rule == "sum":
+            total = Decimal(0)
+            seen = False
+            for v in values:
+                try:
+                    total += Decimal(str(v.get("value")))
+                    seen = True
+                except InvalidOperation:
+                    continue
+            out.append({"value": f"{total:.2f}"} if seen else dict(values[0]))
+        elif rule == "last":
+            nonempty = [v for v in values if v.get("value") not in (None, "")]
+            out.append(dict(nonempty[-1] if nonempty else values[-1]))
+        else:
+            out.append(dict(values[0]))
+    return out
+
+
+def _row_key(row: Mapping[str, t.Any]) -> tuple[t.Any, ...] | None:
+    if "Rows" not in row and "Header" not in row:
+        return ("summary-only", row.get("group")) if "Summary" in row else None
+    first = ((row.get("Header") or {}).get("ColData") or [{}])[0]
+    return ("section", row.get("group"), first.get("value"), first.get("id"))
+
+
+def _merge_rows(pieces: list[list[dict[str, t.Any]]], rules: list[str]) -> list[dict[str, t.Any]]:
+    merged: list[dict[str, t.Any]] = []
+    sections: dict[tuple[t.Any, ...], list[dict[str, t.Any]]] = {}
+    order: list[tuple[t.Any, ...] | int] = []
+    for n, rows in enumerate(pieces):
+        for row in rows:
+            key = _row_key(row)
+            if key is None:
+                label = ((row.get("ColData") or [{}])[0]).get("value")
+                if label == "Beginning Balance" and n > 0:
+                    continue  # the running balance already carries it
+                order.append(len(merged))
+                merged.append(row)
+                continue
+            if key not in sections:
+                sections[key] = []
+                order.append(key)
+            sections[key].append(row)
+    out: list[dict[str, t.Any]] = []
+    for entry in order:
+        if isinstance(entry, int):
+            out.append(merged[entry])
+            continue
+        group = sections[entry]
+        row = {k: v for k, v in group[0].items() if k not in ("Rows", "Summary")}
+        inner = [(g.get("Rows") or {}).get("Row") or [] for g in group]
+        if any(inner):
+            row["Rows"] = {"Row": _merge_rows(inner, rules)}
+        summaries = [g["Summary"]["ColData"] for g in group if "Summary" in g]
+        if summaries:
+            row["Summary"] = {"ColData": _combine(summaries, rules)}
+        # keep QuickBooks' key order: Header, Rows, Summary, type, group
+        out.append({k: row[k] for k in ("Header", "Rows", "Summary", "type", "group") if k in row})
+    return out
+
+
+def merge(pieces: list[dict[str, t.Any]], first: dt.date, last: dt.date) -> dict[str, t.Any]:
+    """One report from the reports of consecutive date ranges (detail reports).
+
+    Sections with the same header (an account) are joined; their data rows follow each other;
+    money summaries are added up and running balances ("rbal_*" columns) come from the last
+    piece. Only the first piece keeps its "Beginning Balance" row.
+    """
+    if len(pieces) == 1:
+        return pieces[0]
+    header = dict(pieces[0].get("Header") or {})
+    header["StartPeriod"] = first.isoformat()
+    header["EndPeriod"] = last.isoformat()
+    columns = pieces[0].get("Columns") or {"Column": []}
+    rules = _column_rules(columns.get("Column") or [])
+    rows = _merge_rows([(p.get("Rows") or {}).get("Row") or [] for p in pieces], rules)
+    return {"Header": header, "Columns": columns, "Rows": {"Row": rows}}
