@@ -120,8 +120,10 @@ class ReportStream(QuickBooksStream):
         self.state_manager.is_flushed = False
         self._write_state_message()
 
-    def _params(self, first: dt.date, last: dt.date, method: str) -> dict[str, str]:
-        if self.as_of:
+    @classmethod
+    def params(cls, first: dt.date, last: dt.date, method: str) -> dict[str, str]:
+        """The query parameters of one period's report."""
+        if cls.as_of:
             return {
                 "report_date": last.isoformat(),
                 "start_date": first.isoformat(),
@@ -144,7 +146,7 @@ class ReportStream(QuickBooksStream):
     ) -> tuple[dict[str, t.Any], int]:
         """The report of first..last, split and merged when QuickBooks cuts it short."""
         limiter.acquire()
-        body = conn.get(f"reports/{self.entity}", self._params(first, last, method), stats)
+        body = conn.get(f"reports/{self.entity}", self.params(first, last, method), stats)
         if not reports.is_truncated(body):
             return body, 1
         pieces = reports.split(first, last) if self.splittable else None
@@ -225,7 +227,7 @@ class ReportStream(QuickBooksStream):
                     "page_number": used,
                     "page_size": None,
                     "request_payload": conn.request_payload(
-                        f"reports/{self.entity}", self._params(first, last, method)
+                        f"reports/{self.entity}", self.params(first, last, method)
                     ),
                     "_sdc_deleted_at": None,
                 }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from qbo_warehouse import reconcile
+from qbo_warehouse import reports as report_totals
 from qbo_warehouse.db import DsnError, connect
 from qbo_warehouse.summary import render_json, render_table, summarize
 
@@ -27,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--dsn", help="Postgres DSN or SQLAlchemy URL (default: $PG_DSN)")
     summary.add_argument("--schema", default="raw", help="schema of the raw tables (default: raw)")
     summary.add_argument("--format", choices=("table", "json"), default="table")
+    views = commands.add_parser(
+        "report-views", help="create the raw.qb_report_<name>_lines views of the report tables"
+    )
+    views.add_argument("--dsn", help="Postgres DSN or SQLAlchemy URL (default: $PG_DSN)")
+    views.add_argument("--schema", default="raw", help="schema of the raw tables (default: raw)")
     reconcile.add_arguments(
         commands.add_parser(
             "reconcile", help="compare QuickBooks COUNT(*) with Postgres per stream and window"
@@ -46,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     try:
         with connect(args.dsn) as conn:
+            if args.command == "report-views":
+                made = report_totals.create_line_views(conn, args.schema)
+                print(f"{len(made)} views: {', '.join(made) or 'no report tables yet'}")
+                return 0
             summaries = summarize(conn, schema=args.schema)
     except DsnError as exc:
         print(f"qbo-warehouse: {exc}", file=sys.stderr)

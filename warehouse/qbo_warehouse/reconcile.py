@@ -38,6 +38,7 @@ from tap_quickbooks.errors import SettingError, TapQuickBooksError
 from tap_quickbooks.settings import load_settings
 from tap_quickbooks.streams import STREAM_TYPES
 
+from qbo_warehouse import reports as report_totals
 from qbo_warehouse.db import connect
 
 if t.TYPE_CHECKING:
@@ -673,6 +674,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="full id reconciliation: set _sdc_deleted_at on rows deleted in QuickBooks",
     )
+    parser.add_argument(
+        "--reports",
+        action="store_true",
+        help="also compare the totals of every loaded report period (raw.qb_report_*) with "
+        "QuickBooks' answer (one report request per period, method and report)",
+    )
     parser.add_argument("--all-windows", action="store_true", help="list matching windows too")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -713,4 +720,6 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json"
         else render_text(report, all_windows=args.all_windows)
     )
+    if getattr(args, "reports", False):
+        return max(0 if report.ok else 1, report_totals.run(config, settings, dsn, schema))
     return 0 if report.ok else 1
