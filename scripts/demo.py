@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+from qbo_warehouse import reports as report_check
 from qbo_warehouse.db import libpq_dsn
 from qbo_warehouse.summary import TableSummary, render_table, summarize
 
@@ -217,8 +218,10 @@ def fingerprint(company: dict[str, Any]) -> str:
 def drop_tables(dsn: str) -> None:
     """Drop the demo's raw tables (the emulated company they came from is gone)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for table in TABLE_OF_ENTITY.values():
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("raw", table)))
+        for table in (*TABLE_OF_ENTITY.values(), *report_check.TABLES):
+            conn.execute(
+                sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier("raw", table))
+            )
 
 
 def meltano(*args: str, env: dict[str, str]) -> int:
@@ -236,13 +239,35 @@ def main() -> int:
         with emulator() as base_url:
             rc = run_pipeline(dsn, base_url, env)
             company = truth(base_url)
+            reports = compare_reports(dsn, base_url) if rc == 0 else None
         if rc != 0:
             say(f"meltano run failed (exit {rc})")
             return rc
         with psycopg.connect(dsn, autocommit=True) as conn:
             summaries = summarize(conn)
             problems = differences(conn, company)
+    if reports is not None:
+        print(report_check.render(reports).replace("QuickBooks", "the emulator"))
+        problems += [str(m) for m in reports.mismatches]
     return report(summaries, company, problems, dsn)
+
+
+def compare_reports(dsn: str, base_url: str) -> report_check.ReportCheck:
+    """Create the report lines views; compare every loaded report's totals with the emulator's."""
+
+    def fetch(realm: str, stream: Any, params: dict[str, str]) -> dict[str, Any]:
+        query = "&".join(f"{k}={quote(v)}" for k, v in {**params, "name": stream.entity}.items())
+        url = f"{base_url}/__emulator__/report?realm={realm}&{query}"
+        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            body: dict[str, Any] = json.load(response)
+        return body
+
+    result = report_check.ReportCheck()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        report_check.create_line_views(conn, "raw")
+        for realm in truth(base_url):
+            report_check.compare_realm(conn, realm, fetch, result)
+    return result
 
 
 def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:

@@ -86,6 +86,10 @@ def test_make_demo_from_a_clean_clone(workdir: Path) -> None:
     assert (clone / ".venv" / "bin" / "meltano").exists()
     assert (clone / ".meltano" / "demo" / "pgdata" / "PG_VERSION").exists()  # the embedded server
     assert "OK: every live QuickBooks object is loaded once" in first
+    # every month since 2025-01 x (6 reports x 2 bases + 2 aging reports), each checked
+    assert re.search(
+        r"reports: [1-9]\d* periods compared with the emulator, all totals match", first
+    )
     tables = counts(first)
     assert set(tables) == {"raw.qb_invoices", "raw.qb_customers", "raw.qb_items"}
     for rows, keys, _deleted in tables.values():

@@ -186,9 +186,8 @@ class ReportStream(QuickBooksStream):
         started = time.monotonic()
         end = (settings.end_date or self.connections.run_started_at).date()
         bookmark = self._period_bookmark(context)
-        periods = reports.plan(
-            settings.start_date.date(), end, rs.period, bookmark, rs.restate_months
-        )
+        start = max(settings.start_date.date(), rs.start_date or settings.start_date.date())
+        periods = reports.plan(start, end, rs.period, bookmark, rs.restate_months)
         methods = (reports.ACCRUAL,) if self.as_of else rs.methods
         jobs = [(first, last, method) for first, last in periods for method in methods]
         self.logger.info(

@@ -30,6 +30,7 @@ REPORT_DEFAULTS: dict[str, t.Any] = {
     "report_restate_months": 3,
     # Older Intuit docs: 200 report requests / minute / realm (PROTOCOL.md, [PARTIAL]).
     "report_requests_per_minute": 200,
+    "report_start_date": None,
 }
 
 
@@ -39,6 +40,7 @@ class ReportSettings:
     methods: tuple[str, ...]
     restate_months: int
     requests_per_minute: int
+    start_date: dt.date | None = None  # reports from here (default: the tap's start_date)
 
 
 def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
@@ -69,7 +71,17 @@ def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
             raise SettingError(name, f"must be from {lo} to {hi}, got {number}")
         return number
 
+    start = get("report_start_date")
+    start_date = None
+    if start is not None:
+        try:
+            start_date = dt.date.fromisoformat(str(start)[:10])
+        except ValueError:
+            raise SettingError(
+                "report_start_date", f"must be a date (YYYY-MM-DD), got {start!r}"
+            ) from None
     return ReportSettings(
+        start_date=start_date,
         period=period,
         methods=METHODS[method],
         restate_months=number("report_restate_months", 0, 120),

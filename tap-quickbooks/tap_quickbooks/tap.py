@@ -202,6 +202,12 @@ class TapQuickBooks(Tap):
             "postings dated in closed months change their reports.",
         ),
         th.Property(
+            "report_start_date",
+            th.DateType,
+            description="Report streams: first period to read (default: start_date's; "
+            "a later date keeps a long entity history from costing years of reports).",
+        ),
+        th.Property(
             "report_requests_per_minute",
             th.IntegerType,
             default=reports.REPORT_DEFAULTS["report_requests_per_minute"],

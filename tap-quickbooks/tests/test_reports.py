@@ -71,6 +71,7 @@ def test_report_settings_are_validated() -> None:
         ("report_accounting_method", "modified"),
         ("report_restate_months", "-1"),
         ("report_requests_per_minute", "many"),
+        ("report_start_date", "2024-02-30"),
     ]:
         with pytest.raises(SettingError, match=name):
             reports.load_report_settings({name: value})
@@ -203,6 +204,13 @@ def test_a_summary_report_cut_short_stops_with_a_clear_error(tmp_path) -> None:
         assert result.error is not None
         assert "cut the AgedReceivables report" in str(result.error)
         assert "2024-01-01..2024-01-31" in str(result.error)
+
+
+def test_report_start_date_limits_the_periods(tmp_path) -> None:
+    with EmulatorServer(invoices=20) as emu:
+        config = tap_config(emu, tmp_path, report_start_date="2024-03-15", **Q1)
+        result = run_tap(config, streams=["report_balance_sheet"])
+        assert [r["period_start"] for r in result.records["report_balance_sheet"]] == ["2024-03-01"]
 
 
 def test_reports_wait_for_their_own_budget(tmp_path, no_sleep) -> None:

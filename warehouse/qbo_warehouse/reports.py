@@ -270,6 +270,62 @@ def warehouse_totals(
     return out
 
 
+#: (realm, report stream, query parameters) -> the report body QuickBooks answers.
+Fetch = t.Callable[[str, type[ReportStream], dict[str, str]], t.Mapping[str, t.Any]]
+
+
+def compare_realm(
+    conn: psycopg.Connection[t.Any],
+    realm: str,
+    fetch: Fetch,
+    result: ReportCheck,
+    *,
+    schema: str = "raw",
+    expected: list[tuple[dt.date, dt.date]] | None = None,
+    methods: tuple[str, ...] = (tap_reports.ACCRUAL,),
+) -> None:
+    """Add to `result` how the loaded reports of one realm differ from `fetch`'s answers.
+
+    With `expected` periods, those not loaded (in every table holding a row) count as missing;
+    only loaded periods among them are compared (all of them without `expected`).
+    """
+    for table in existing_tables(conn, schema):
+        stream = TABLES[table]
+        loaded = warehouse_totals(conn, schema, table, realm)
+        if not loaded:
+            continue
+        wanted = (tap_reports.ACCRUAL,) if stream.as_of else methods
+        if expected is not None:
+            for first, last in expected:
+                for method in wanted:
+                    if (method, first, last) not in loaded:
+                        result.missing.append(
+                            f"{table} realm {realm} {method} {first}..{last}: not loaded"
+                        )
+        for (method, first, last), ours in sorted(loaded.items()):
+            if expected is not None and (first, last) not in expected:
+                continue
+            result.periods += 1
+            theirs = summary_lines(fetch(realm, stream, stream.params(first, last, method)))
+            for key in sorted(set(ours) | set(theirs)):
+                a, b = ours.get(key), theirs.get(key)
+                if a != b:
+                    path, label, col = key
+                    line = " > ".join((*[p for p in path if p], label))
+                    result.mismatches.append(
+                        Mismatch(realm, table, method, first, last, line, col, a, b)
+                    )
+
+
+def _fetcher(qbo: RealmConnection, stats: RequestStats) -> Fetch:
+    def fetch(
+        realm: str, stream: type[ReportStream], params: dict[str, str]
+    ) -> Mapping[str, t.Any]:
+        return qbo.get(f"reports/{stream.entity}", params, stats)
+
+    return fetch
+
+
 def check(
     conn: psycopg.Connection[t.Any],
     settings: Settings,
@@ -280,56 +336,31 @@ def check(
 ) -> ReportCheck:
     """Compare the summary lines of every loaded report period with QuickBooks' answer.
 
-    Periods the tap would read (complete periods from `start_date` to `end_date`) that are not
-    loaded are listed as missing, for every table that holds at least one row.
+    Periods the tap would read (complete periods from `start_date`, or `report_start_date`, to
+    `end_date`) that are not loaded are listed as missing, for every table holding a row.
     """
     report_settings = tap_reports.load_report_settings(config)
     create_line_views(conn, schema)
     result = ReportCheck()
     end = (settings.end_date or now or dt.datetime.now(dt.UTC)).date()
-    expected = tap_reports.complete_periods(settings.start_date.date(), end, report_settings.period)
+    start = max(settings.start_date.date(), report_settings.start_date or dt.date.min)
+    expected = tap_reports.complete_periods(start, end, report_settings.period)
     store = TokenStore(settings.token_store_path)
     for realm in settings.realm_ids:
         qbo = RealmConnection(settings, realm, store)
         stats = RequestStats()
+
+        fetch = _fetcher(qbo, stats)
         try:
-            for table in existing_tables(conn, schema):
-                stream = TABLES[table]
-                loaded = warehouse_totals(conn, schema, table, realm)
-                if not loaded:
-                    continue
-                methods = (tap_reports.ACCRUAL,) if stream.as_of else report_settings.methods
-                for first, last in expected:
-                    for method in methods:
-                        if (method, first, last) not in loaded:
-                            result.missing.append(
-                                f"{table} realm {realm} {method} {first}..{last}: not loaded"
-                            )
-                for (method, first, last), ours in sorted(loaded.items()):
-                    if not settings.start_date.date() <= first or last >= end:
-                        continue
-                    result.periods += 1
-                    body = qbo.get(
-                        f"reports/{stream.entity}", stream.params(first, last, method), stats
-                    )
-                    theirs = summary_lines(body)
-                    for key in sorted(set(ours) | set(theirs)):
-                        a, b = ours.get(key), theirs.get(key)
-                        if a != b:
-                            path, label, col = key
-                            result.mismatches.append(
-                                Mismatch(
-                                    realm,
-                                    table,
-                                    method,
-                                    first,
-                                    last,
-                                    " > ".join((*[p for p in path if p], label)),
-                                    col,
-                                    a,
-                                    b,
-                                )
-                            )
+            compare_realm(
+                conn,
+                realm,
+                fetch,
+                result,
+                schema=schema,
+                expected=expected,
+                methods=report_settings.methods,
+            )
         except InvalidOperation as exc:  # a malformed number in a stored payload
             result.missing.append(f"realm {realm}: unreadable amount in a report ({exc})")
         finally:
@@ -340,8 +371,9 @@ def check(
 
 def render(result: ReportCheck, limit: int = 50) -> str:
     """The report check as text."""
+    spent = f", {result.requests} requests" if result.requests else ""
     lines = [
-        f"reports: {result.periods} periods compared with QuickBooks, {result.requests} requests, "
+        f"reports: {result.periods} periods compared with QuickBooks{spent}, "
         + ("all totals match" if result.ok else "DIFFERENCES")
     ]
     lines += [f"  MISSING {m}" for m in result.missing[:limit]]
