@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -48,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH / "peers"))
 peerlib = importlib.import_module("peerlib")
+sys.path.insert(0, str(BENCH))
+report_backfill = importlib.import_module("report_backfill")
 
 SEED = 20240101
 START_DATE = "2022-01-01T00:00:00Z"  # the seeded company starts 2022-01-01 (Pacific)
@@ -1000,7 +1003,11 @@ UNBUDGETED = {"max_requests_per_minute": 1_000_000}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="company scaled down 10x")
-    parser.add_argument("--scenarios", default="1,2,3,4", help="comma-separated subset of 1,2,3,4")
+    parser.add_argument(
+        "--scenarios",
+        default="1,2,3,4",
+        help="comma-separated subset of 1,2,3,4, and 5 (a full backfill of the report streams)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peer taps")
     parser.add_argument(
         "--peer-cap",
@@ -1068,6 +1075,14 @@ def main(argv: list[str] | None = None) -> int:
         emu.stop()
     if "4" in scenarios:
         scenario_big(tools, out, results, caps.big)
+    if "5" in scenarios:
+        log("scenario 5: a full backfill of the report streams (requests counted)")
+        measured = report_backfill.measure(
+            {"invoices": company.invoices, "customers": company.customers, "items": company.items},
+            400_000,
+            Path(tempfile.mkdtemp(dir=out)),
+        )
+        results.notes.append("Report backfill (scenario 5):\n" + report_backfill.render(measured))
     results.elapsed_s = time.monotonic() - started
     results.machine["load average"] = (
         f"{results.machine['load average']} at the start, {load_average()} at the end"
