@@ -33,8 +33,9 @@ from qbo_emulator.data import (
     N,
     Row,
     mix,
+    money,
 )
-from qbo_emulator.timeutil import SEED_END, SEED_START, pacific_date
+from qbo_emulator.timeutil import SEED_END, SEED_START, pacific_date, pacific_seconds
 
 if TYPE_CHECKING:
     from qbo_emulator.data import Company
@@ -194,7 +195,9 @@ def add_row(
     salt = zlib.crc32(entity.encode()) << 24
     row = Row(iid, create, lut, sync, active, 0, mix(salt ^ mix(c.seed) ^ iid), ref)
     row.info = info
-    c.tables[entity].insert(row)
+    table = c.tables[entity]
+    table.rows[iid] = row  # the company indexes each table once it is generated
+    table.next_id = max(table.next_id, iid + 1)
     return row
 
 
@@ -269,7 +272,13 @@ def deleted_suffix(row: Row, name: str) -> str:
 
 
 def ref(c: Company, entity: str, iid: int) -> dict[str, str]:
-    return {"value": str(iid), "name": c.ref_name(entity, iid)}
+    """`{"value": id, "name": name}`, cached until a name-list row is deactivated."""
+    key = (entity, iid)
+    found = c.ref_objs.get(key)
+    if found is None:
+        found = {"value": str(iid), "name": c.ref_name(entity, iid)}
+        c.ref_objs[key] = found
+    return found
 
 
 def due(txn_date: str, days: int) -> str:
@@ -879,7 +888,7 @@ def gen_payments(c: Company, count: int) -> None:
     invoices = sorted(c.tables["Invoice"].rows.values(), key=lambda r: r.id)
     if not invoices:
         return
-    open_bal = {r.id: c.invoice_facts(r)["total"] for r in invoices}
+    open_bal: dict[int, int] = {}
     chosen: list[tuple[int, int, int]] = []  # (create, invoice id, cents)
     order = list(range(len(invoices)))
     rng.shuffle(order)
@@ -887,7 +896,9 @@ def gen_payments(c: Company, count: int) -> None:
     while len(chosen) < count and k < 4 * len(order):
         inv = invoices[order[k % len(order)]]
         k += 1
-        left = open_bal[inv.id]
+        left = open_bal.get(inv.id)
+        if left is None:
+            left = c.invoice_facts(inv)["total"]
         if left <= 0:
             continue
         cents = left if rng.random() < 0.75 or left < 200 else left // 2
@@ -943,6 +954,38 @@ def build_payment(c: Company, row: Row) -> dict[str, Any]:
         for kind, inv_id, cents in info["applies"]
     ]
     return obj
+
+
+def payment_bytes(c: Company, row: Row) -> bytes:
+    """The same JSON as `dumps(build_payment(c, row))`, from f-strings (payments are many)."""
+    info = row.info or {}
+    applies = info["applies"]
+    total = int(info["total"])
+    applied = sum(cents for _, _, cents in applies)
+    acct = ACCT_UNDEPOSITED if info["undeposited"] else ACCT_CHECKING
+    customer = c._ref_js("Customer", row.ref)
+    p = [f'{{"CustomerRef":{customer},"DepositToAccountRef":{{"value":"{acct}"}},']
+    if info["method"]:
+        p.append(f'"PaymentMethodRef":{{"value":"{info["method"]}"}},')
+    p.append(
+        f'"TotalAmt":{money(total)},"UnappliedAmt":{money(total - applied)},"ProcessPayment":false,'
+        f'"domain":"QBO","sparse":false,"Id":"{row.id}","SyncToken":"{row.sync}",'
+        f'"MetaData":{{"CreateTime":"{pacific_seconds(row.create)}",'
+        f'"LastUpdatedTime":"{pacific_seconds(row.lut)}"}},"TxnDate":"{pacific_date(row.create)}",'
+        '"CurrencyRef":{"value":"USD","name":"United States Dollar"},'
+    )
+    if row.version:
+        p.append(f'"PrivateNote":"Updated {row.version} time(s)",')
+    links = linked(c, "Payment", row.id)
+    if links:
+        text = ",".join(f'{{"TxnId":"{t}","TxnType":"{k}"}}' for k, t, _ in links)
+        p.append(f'"LinkedTxn":[{text}],')
+    lines = ",".join(
+        f'{{"Amount":{money(cents)},"LinkedTxn":[{{"TxnId":"{tid}","TxnType":"{kind}"}}]}}'
+        for kind, tid, cents in applies
+    )
+    p.append(f'"Line":[{lines}]}}')
+    return "".join(p).encode()
 
 
 def gen_deposits(c: Company, count: int) -> None:
@@ -1025,16 +1068,29 @@ def build_deposit(c: Company, row: Row) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- purchasing
 def expense_accounts(c: Company) -> list[int]:
-    rows = c.tables["Account"].rows
-    return [a for a in EXPENSE_ACCOUNTS if a in rows] + sorted(
-        i for i, r in rows.items() if i >= FIRST_EXTRA_ACCOUNT and r.active
-    )
+    """Accounts bills and purchases post to (fixed once the chart is generated)."""
+    found = c.memo.get("expense_accounts")
+    if found is None:
+        rows = c.tables["Account"].rows
+        found = [a for a in EXPENSE_ACCOUNTS if a in rows] + sorted(
+            i for i, r in rows.items() if i >= FIRST_EXTRA_ACCOUNT and r.active
+        )
+        c.memo["expense_accounts"] = found
+    return list(found)
+
+
+def inventory_items(c: Company) -> list[int]:
+    found = c.memo.get("inventory_items")
+    if found is None:
+        found = [r.id for r in c._line_items_cache() if r.info and r.info["type"] == "Inventory"]
+        c.memo["inventory_items"] = found
+    return list(found)
 
 
 def expense_lines(c: Company, h: int) -> list[tuple[str, int, int, int, int]]:
     """(kind, account or item id, qty hundredths, unit cents, amount cents) of a bill/purchase."""
     accounts = expense_accounts(c)
-    inventory = [r.id for r in c._line_items_cache() if r.info and r.info["type"] == "Inventory"]
+    inventory = inventory_items(c)
     out = []
     for j in range(1 + h % 3):
         g = h >> (4 + j * 12)
@@ -1155,7 +1211,7 @@ def gen_bill_payments(c: Company, count: int) -> None:
     bills = sorted(c.tables["Bill"].rows.values(), key=lambda r: r.id)
     if not bills:
         return
-    left = {b.id: expense_total(c, b) for b in bills}
+    left: dict[int, int] = {}
     order = list(range(len(bills)))
     rng.shuffle(order)
     chosen: list[tuple[int, int, int]] = []
@@ -1163,6 +1219,8 @@ def gen_bill_payments(c: Company, count: int) -> None:
     while len(chosen) < count and k < 4 * len(order):
         bill = bills[order[k % len(order)]]
         k += 1
+        if bill.id not in left:
+            left[bill.id] = expense_total(c, bill)
         if left[bill.id] <= 0:
             continue
         cents = left[bill.id] if rng.random() < 0.8 or left[bill.id] < 200 else left[bill.id] // 2

@@ -274,10 +274,14 @@ class Company:
         self.links: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
         self._choices: dict[str, list[int]] = {}
         self._kids: dict[int, list[int]] | None = None
+        #: values derived once from the generated company (lists of ids the documents use)
+        self.memo: dict[str, list[int]] = {}
         self._balances: dict[str, dict[int, int]] | None = None
         self._cust_frags: dict[int, tuple[str, str, str]] = {}
         self._item_names: dict[int, str] = {}
         self._item_accts: dict[int, str] = {}
+        self._refs: dict[tuple[str, int], str] = {}
+        self.ref_objs: dict[tuple[str, int], dict[str, str]] = {}
         self.company_name = f"Sandbox Company US {realm_id[-4:]}"
         for name, spec in REGISTRY.items():
             spec.generate(self, self.sizes[name])
@@ -666,7 +670,7 @@ class Company:
             item = items[(h >> (7 + j * 9)) % len(items)]
             qty_tenths = (1 + (h >> (3 + j * 5)) % 9) * 10 + (5 if (h >> (44 + j)) & 7 == 0 else 0)
             price = int(item.info["base_price"]) if item.info else 0
-            amount = price * qty_tenths // 10
+            amount = (price * qty_tenths + 5) // 10  # cents, half up as QuickBooks rounds
             lines.append((item, qty_tenths, price, amount))
             subtotal += amount
         taxed = (h >> 50) & 3 == 0
@@ -674,14 +678,6 @@ class Company:
         total = subtotal + tax
         links = self.links.get(("Invoice", row.id), ())
         applied = sum(link[2] for link in links)
-        h2 = mix(h)
-        departments = self._choices.get("Department")
-        classes = self._choices.get("Class")
-        dept = departments[(h2 >> 8) % len(departments)] if departments and h2 % 3 == 0 else 0
-        line_classes = [
-            classes[(h2 >> (20 + n)) % len(classes)] if classes and (h2 >> (50 + n)) & 1 else 0
-            for n in range(len(lines))
-        ]
         txn_text = pacific_date(row.create)
         term = TERMS[(h >> 52) % 3]
         due = (
@@ -697,12 +693,23 @@ class Company:
             "total": total,
             "balance": total - applied,
             "links": links,
-            "department": dept,
-            "classes": line_classes,
             "txn_date": txn_text,
             "due_date": due,
             "term": term,
         }
+
+    def invoice_dims(self, row: Row, lines: int) -> tuple[int, list[int]]:
+        """(DepartmentRef id or 0, ClassRef id or 0 per line) of an invoice, from its hash."""
+        h2 = mix(row.h)
+        departments = self._choices.get("Department")
+        classes = self._choices.get("Class")
+        dept = departments[(h2 >> 8) % len(departments)] if departments and h2 % 3 == 0 else 0
+        if not classes:
+            return dept, [0] * lines
+        return dept, [
+            classes[(h2 >> (20 + n)) % len(classes)] if (h2 >> (50 + n)) & 1 else 0
+            for n in range(lines)
+        ]
 
     _items_cache: list[Row] | None = None
 
@@ -731,8 +738,8 @@ class Company:
             "DocNumber": str(1000 + row.id),
             "TxnDate": f["txn_date"],
         }
-        if f["department"]:
-            dept = f["department"]
+        dept, classes = self.invoice_dims(row, len(f["lines"]))
+        if dept:
             obj["DepartmentRef"] = {"value": str(dept), "name": self.ref_name("Department", dept)}
         obj["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
         if row.version:
@@ -742,7 +749,7 @@ class Company:
         for n, (item, qty, price, amount) in enumerate(f["lines"], start=1):
             iname = item.info["name"] if item.info else ""
             detail: dict[str, Any] = {"ItemRef": {"value": str(item.id), "name": iname}}
-            klass = f["classes"][n - 1]
+            klass = classes[n - 1]
             if klass:
                 detail["ClassRef"] = {"value": str(klass), "name": self.ref_name("Class", klass)}
             acct = self.item_income_account(item.id)
@@ -842,8 +849,9 @@ class Company:
             f'"LastUpdatedTime":"{pacific_seconds(row.lut)}"}},"CustomField":[{crew}}}],'
             f'"DocNumber":"{1000 + row.id}","TxnDate":"{f["txn_date"]}",'
         ]
-        if f["department"]:
-            p.append(f'"DepartmentRef":{self._ref_js("Department", f["department"])},')
+        dept, classes = self.invoice_dims(row, len(f["lines"]))
+        if dept:
+            p.append(f'"DepartmentRef":{self._ref_js("Department", dept)},')
         p.append('"CurrencyRef":{"value":"USD","name":"United States Dollar"},')
         if row.version:
             p.append(f'"PrivateNote":"Updated {row.version} time(s)",')
@@ -859,7 +867,7 @@ class Company:
             if acct is None:
                 acct = self._ref_js("Account", self.item_income_account(item.id))
                 self._item_accts[item.id] = acct
-            klass = f["classes"][n - 1]
+            klass = classes[n - 1]
             cref = f'"ClassRef":{self._ref_js("Class", klass)},' if klass else ""
             p.append(
                 f'{{"Id":"{n}","LineNum":{n},"Description":{iname},"Amount":{money(amount)},'
@@ -897,7 +905,13 @@ class Company:
         return "".join(p).encode()
 
     def _ref_js(self, entity: str, iid: int) -> str:
-        return _js({"value": str(iid), "name": self.ref_name(entity, iid)})
+        """A reference's JSON, cached until a name-list row is deactivated."""
+        key = (entity, iid)
+        text = self._refs.get(key)
+        if text is None:
+            text = _js({"value": str(iid), "name": self.ref_name(entity, iid)})
+            self._refs[key] = text
+        return text
 
     def tombstone(self, entity: str, iid: int) -> bytes:
         when = self.tables[entity].deleted[iid]
@@ -1002,6 +1016,8 @@ class Company:
         elif entity in ("Account", "Class", "Department"):
             self._item_accts.clear()
             self.tables["Invoice"].cache.clear()
+        self._refs.clear()
+        self.ref_objs.clear()
         for name, table in self.tables.items():
             if name not in ("Invoice", "Customer", "Item"):
                 table.cache.clear()

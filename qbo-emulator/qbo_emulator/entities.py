@@ -56,7 +56,7 @@ class EntitySpec:
     name: str
     kind: Kind
     generate: Callable[[Company, int], None]
-    default_size: Callable[[Sizes], int]
+    default_size: Default
     props: Mapping[str, str] = field(default_factory=dict)
     #: builds the entity's JSON object (money as `M()`/`N()` markers); the generic renderer
     build: Callable[[Company, Row], dict[str, Any]] | None = None
@@ -91,9 +91,7 @@ class EntitySpec:
         return dict(json.loads(self.render_bytes(company, row)))
 
 
-def _name_list(
-    name: str, gen: Any, build: Any, size: Callable[[Sizes], int], **kw: Any
-) -> EntitySpec:
+def _name_list(name: str, gen: Any, build: Any, size: Default, **kw: Any) -> EntitySpec:
     kw.setdefault("active", True)
     kw.setdefault("order", ("Name",))
     props = {**_NAMED, "Active": "bool"} if kw["active"] else dict(_NAMED)
@@ -102,18 +100,33 @@ def _name_list(
 
 
 def _txn(
-    name: str, gen: Any, build: Any, size: Callable[[Sizes], int], props: dict[str, str], **kw: Any
+    name: str, gen: Any, build: Any, size: Default, props: dict[str, str], **kw: Any
 ) -> EntitySpec:
     kw.setdefault("deletable", True)
     return EntitySpec(name, "transaction", gen, size, props, build, **kw)
 
 
-def _fixed(n: int) -> Callable[[Sizes], int]:
-    return lambda _sizes: n
+class Default:
+    """A default size: a number, or a share of another entity's size (and its description)."""
+
+    def __init__(self, text: str, fn: Callable[[Sizes], int]) -> None:
+        self.text = text
+        self.fn = fn
+
+    def __call__(self, sizes: Sizes) -> int:
+        return self.fn(sizes)
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def _share(entity: str, divisor: int, floor: int = 0) -> Callable[[Sizes], int]:
-    return lambda sizes: max(floor, sizes[entity] // divisor)
+def _fixed(n: int) -> Default:
+    return Default(str(n), lambda _sizes: n)
+
+
+def _share(entity: str, divisor: int, floor: int = 0) -> Default:
+    text = f"{entity} / {divisor}" + (f", at least {floor}" if floor else "")
+    return Default(text, lambda sizes: max(floor, sizes[entity] // divisor))
 
 
 SPECS: tuple[EntitySpec, ...] = (
@@ -190,7 +203,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Item",
         "name_list",
         lambda c, n: c._gen_items(n),
-        _fixed(20),
+        Default("20 (`--items`)", lambda _s: 20),
         {
             "Active": "bool",
             "Name": "string",
@@ -210,7 +223,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Customer",
         "name_list",
         lambda c, n: c._gen_customers(n),
-        _fixed(60),
+        Default("60 (`--customers`)", lambda _s: 60),
         {
             "Active": "bool",
             **_PERSON,
@@ -246,14 +259,14 @@ SPECS: tuple[EntitySpec, ...] = (
         "Estimate",
         books.gen_estimates,
         books.build_estimate,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {**_SALES, "TxnStatus": "string"},
     ),
     EntitySpec(
         "Invoice",
         "transaction",
         lambda c, n: c._gen_invoices(n),
-        _fixed(400),
+        Default("400 (`--invoices`)", lambda _s: 400),
         {
             "DocNumber": "string",
             "TxnDate": "date",
@@ -274,68 +287,69 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_payment,
         _share("Invoice", 2),
         {"TxnDate": "date", "CustomerRef": "ref", "TotalAmt": "money", "UnappliedAmt": "money"},
+        render=books.payment_bytes,
     ),
     _txn(
         "SalesReceipt",
         books.gen_sales_receipts,
         books.build_sales_receipt,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {**_SALES, "Balance": "money"},
     ),
     _txn(
         "CreditMemo",
         books.gen_credit_memos,
         books.build_credit_memo,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {**_SALES, "Balance": "money", "RemainingCredit": "money"},
     ),
     _txn(
         "RefundReceipt",
         books.gen_refund_receipts,
         books.build_refund_receipt,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         dict(_SALES),
     ),
     _txn(
         "Deposit",
         books.gen_deposits,
         books.build_deposit,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"TxnDate": "date", "TotalAmt": "money", "DepositToAccountRef": "ref"},
     ),
     _txn(
         "PurchaseOrder",
         books.gen_purchase_orders,
         books.build_purchase_order,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {**_VENDOR_DOC, "POStatus": "string"},
     ),
     _txn(
         "Bill",
         books.gen_bills,
         books.build_bill,
-        _share("Invoice", 4),
+        _share("Invoice", 10),
         {**_VENDOR_DOC, "DueDate": "date", "Balance": "money"},
     ),
     _txn(
         "BillPayment",
         books.gen_bill_payments,
         books.build_bill_payment,
-        _share("Invoice", 6),
+        _share("Invoice", 15),
         {**_VENDOR_DOC, "PayType": "string"},
     ),
     _txn(
         "VendorCredit",
         books.gen_vendor_credits,
         books.build_vendor_credit,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         {**_VENDOR_DOC, "Balance": "money"},
     ),
     _txn(
         "Purchase",
         books.gen_purchases,
         books.build_purchase,
-        _share("Invoice", 5),
+        _share("Invoice", 10),
         {
             "TxnDate": "date",
             "TotalAmt": "money",
@@ -348,21 +362,21 @@ SPECS: tuple[EntitySpec, ...] = (
         "Transfer",
         books.gen_transfers,
         books.build_transfer,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         {"TxnDate": "date", "Amount": "money", "FromAccountRef": "ref", "ToAccountRef": "ref"},
     ),
     _txn(
         "JournalEntry",
         books.gen_journal_entries,
         books.build_journal_entry,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"DocNumber": "string", "TxnDate": "date", "Adjustment": "bool"},
     ),
     _txn(
         "TimeActivity",
         books.gen_time_activities,
         books.build_time_activity,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {"TxnDate": "date", "EmployeeRef": "ref", "CustomerRef": "ref", "BillableStatus": "string"},
         cdc=False,
     ),
@@ -382,7 +396,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Attachable",
         books.gen_attachables,
         books.build_attachable,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"FileName": "string", "ContentType": "string", "Size": "int"},
     ),
     EntitySpec(

@@ -120,10 +120,22 @@ POSTING_ENTITIES = (
 )
 
 
-def trial_balance(c: Company) -> dict[int, int]:
-    """Net debit (positive) or credit (negative) per account over every live document."""
+def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> dict[int, int]:
+    """Net debit (positive) or credit (negative) per account over every live document.
+
+    `open_invoices`, when given, receives each customer's open invoice balance (one pass).
+    """
     net: dict[int, int] = defaultdict(int)
-    for entity in POSTING_ENTITIES:
+    for row in c.tables["Invoice"].rows.values():
+        f = c.invoice_facts(row)
+        net[books.ACCT_AR] += f["total"]
+        for item, _, _, amount in f["lines"]:
+            net[c.item_income_account(item.id)] -= amount
+        if f["tax"]:
+            net[books.ACCT_SALES_TAX] -= f["tax"]
+        if open_invoices is not None:
+            open_invoices[row.ref] = open_invoices.get(row.ref, 0) + f["balance"]
+    for entity in POSTING_ENTITIES[1:]:
         for row in c.tables[entity].rows.values():
             for acct, cents in postings(c, entity, row):
                 net[acct] += cents
@@ -132,7 +144,8 @@ def trial_balance(c: Company) -> dict[int, int]:
 
 def balances(c: Company) -> dict[str, dict[int, int]]:
     """CurrentBalance per account (balance-sheet accounts), Balance per customer and vendor."""
-    net = trial_balance(c)
+    customers: dict[int, int] = defaultdict(int)
+    net = trial_balance(c, customers)
     accounts: dict[int, int] = {}
     children: dict[int, int] = defaultdict(int)
     for aid, row in c.tables["Account"].rows.items():
@@ -145,9 +158,6 @@ def balances(c: Company) -> dict[str, dict[int, int]]:
         accounts[aid] = value if cls in DEBIT_NORMAL else -value
         if info.get("parent"):
             children[int(info["parent"])] += accounts[aid]
-    customers: dict[int, int] = defaultdict(int)
-    for row in c.tables["Invoice"].rows.values():
-        customers[row.ref] += c.invoice_facts(row)["balance"]
     for row in c.tables["CreditMemo"].rows.values():
         customers[row.ref] -= books.sales_facts(c, row)["total"]
     for row in c.tables["Payment"].rows.values():
