@@ -55,69 +55,86 @@ def _expenses(c: Company, row: Row, sign: int) -> list[Posting]:
     return out
 
 
-def postings(c: Company, entity: str, row: Row) -> list[Posting]:
-    """The document's postings, debit positive; they sum to zero."""
-    if entity == "Invoice":
-        f = c.invoice_facts(row)
-        out = [(books.ACCT_AR, f["total"])]
-        out += [(c.item_income_account(item.id), -amount) for item, _, _, amount in f["lines"]]
-        if f["tax"]:
-            out.append((books.ACCT_SALES_TAX, -f["tax"]))
-        return out
+def post_invoice(c: Company, row: Row) -> list[Posting]:
+    f = c.invoice_facts(row)
+    out = [(books.ACCT_AR, f["total"])]
+    out += [(c.item_income_account(item.id), -amount) for item, _, _, amount in f["lines"]]
+    if f["tax"]:
+        out.append((books.ACCT_SALES_TAX, -f["tax"]))
+    return out
+
+
+def post_payment(c: Company, row: Row) -> list[Posting]:
     info = row.info or {}
-    if entity == "Payment":
-        acct = books.ACCT_UNDEPOSITED if info["undeposited"] else books.ACCT_CHECKING
-        return [(acct, info["total"]), (books.ACCT_AR, -info["total"])]
-    if entity == "SalesReceipt":
-        total = books.sales_facts(c, row)["total"]
-        acct = books.ACCT_UNDEPOSITED if info.get("undeposited") else books.ACCT_CHECKING
-        return [(acct, total), *_sales(c, row, -1)]
-    if entity == "CreditMemo":
-        total = books.sales_facts(c, row)["total"]
-        return [*_sales(c, row, 1), (books.ACCT_AR, -total)]
-    if entity == "RefundReceipt":
-        total = books.sales_facts(c, row)["total"]
-        return [*_sales(c, row, 1), (books.ACCT_CHECKING, -total)]
-    if entity == "Deposit":
-        out = [(books.ACCT_CHECKING, books.deposit_total(row))]
-        out += [(books.ACCT_UNDEPOSITED, -cents) for _, _, cents in info["applies"]]
-        if info.get("other"):
-            out.append((info["other"][0], -info["other"][1]))
-        return out
-    if entity == "Bill":
-        return [*_expenses(c, row, 1), (books.ACCT_AP, -books.expense_total(c, row))]
-    if entity == "BillPayment":
-        total = info["total"]
-        acct = books.ACCT_MASTERCARD if info["card"] else books.ACCT_CHECKING
-        return [(books.ACCT_AP, total), (acct, -total)]
-    if entity == "VendorCredit":
-        return [(books.ACCT_AP, books.expense_total(c, row)), *_expenses(c, row, -1)]
-    if entity == "Purchase":
-        acct = books.PURCHASE_KINDS[info["kind"]][1]
-        return [*_expenses(c, row, 1), (acct, -books.expense_total(c, row))]
-    if entity == "Transfer":
-        return [(info["to"], info["amount"]), (info["from"], -info["amount"])]
-    if entity == "JournalEntry":
-        return [
-            (a, cents if side == "Debit" else -cents) for side, a, cents in books.journal_lines(row)
-        ]
-    return []
+    acct = books.ACCT_UNDEPOSITED if info["undeposited"] else books.ACCT_CHECKING
+    return [(acct, info["total"]), (books.ACCT_AR, -info["total"])]
 
 
-POSTING_ENTITIES = (
-    "Invoice",
-    "Payment",
-    "SalesReceipt",
-    "CreditMemo",
-    "RefundReceipt",
-    "Deposit",
-    "Bill",
-    "BillPayment",
-    "VendorCredit",
-    "Purchase",
-    "Transfer",
-    "JournalEntry",
-)
+def post_sales_receipt(c: Company, row: Row) -> list[Posting]:
+    total = books.sales_facts(c, row)["total"]
+    undeposited = (row.info or {}).get("undeposited")
+    acct = books.ACCT_UNDEPOSITED if undeposited else books.ACCT_CHECKING
+    return [(acct, total), *_sales(c, row, -1)]
+
+
+def post_credit_memo(c: Company, row: Row) -> list[Posting]:
+    total = books.sales_facts(c, row)["total"]
+    return [*_sales(c, row, 1), (books.ACCT_AR, -total)]
+
+
+def post_refund_receipt(c: Company, row: Row) -> list[Posting]:
+    total = books.sales_facts(c, row)["total"]
+    return [*_sales(c, row, 1), (books.ACCT_CHECKING, -total)]
+
+
+def post_deposit(c: Company, row: Row) -> list[Posting]:
+    info = row.info or {}
+    out = [(books.ACCT_CHECKING, books.deposit_total(row))]
+    out += [(books.ACCT_UNDEPOSITED, -cents) for _, _, cents in info["applies"]]
+    if info.get("other"):
+        out.append((info["other"][0], -info["other"][1]))
+    return out
+
+
+def post_bill(c: Company, row: Row) -> list[Posting]:
+    return [*_expenses(c, row, 1), (books.ACCT_AP, -books.expense_total(c, row))]
+
+
+def post_bill_payment(c: Company, row: Row) -> list[Posting]:
+    info = row.info or {}
+    acct = books.ACCT_MASTERCARD if info["card"] else books.ACCT_CHECKING
+    return [(books.ACCT_AP, info["total"]), (acct, -info["total"])]
+
+
+def post_vendor_credit(c: Company, row: Row) -> list[Posting]:
+    return [(books.ACCT_AP, books.expense_total(c, row)), *_expenses(c, row, -1)]
+
+
+def post_purchase(c: Company, row: Row) -> list[Posting]:
+    acct = books.PURCHASE_KINDS[(row.info or {})["kind"]][1]
+    return [*_expenses(c, row, 1), (acct, -books.expense_total(c, row))]
+
+
+def post_transfer(c: Company, row: Row) -> list[Posting]:
+    info = row.info or {}
+    return [(info["to"], info["amount"]), (info["from"], -info["amount"])]
+
+
+def post_journal_entry(c: Company, row: Row) -> list[Posting]:
+    return [
+        (a, cents if side == "Debit" else -cents) for side, a, cents in books.journal_lines(row)
+    ]
+
+
+def postings(c: Company, entity: str, row: Row) -> list[Posting]:
+    """The document's postings (its spec's `post` rule), debit positive; they sum to zero."""
+    rule = c.specs[entity].post
+    return rule(c, row) if rule is not None else []
+
+
+def posting_entities(c: Company) -> list[str]:
+    """Entities whose documents post to the ledger (a `post` rule in their spec)."""
+    return [name for name, spec in c.specs.items() if spec.post is not None]
 
 
 def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> dict[int, int]:
@@ -135,7 +152,9 @@ def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> di
             net[books.ACCT_SALES_TAX] -= f["tax"]
         if open_invoices is not None:
             open_invoices[row.ref] = open_invoices.get(row.ref, 0) + f["balance"]
-    for entity in POSTING_ENTITIES[1:]:
+    for entity in posting_entities(c):
+        if entity == "Invoice":
+            continue  # above, in the same pass as the customers' open balances
         for row in c.tables[entity].rows.values():
             for acct, cents in postings(c, entity, row):
                 net[acct] += cents
