@@ -28,6 +28,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from qbo_emulator import books
+from qbo_emulator.timeutil import pacific_date
 
 if TYPE_CHECKING:
     from qbo_emulator.data import Company, Row
@@ -135,6 +136,20 @@ def postings(c: Company, entity: str, row: Row) -> list[Posting]:
 def posting_entities(c: Company) -> list[str]:
     """Entities whose documents post to the ledger (a `post` rule in their spec)."""
     return [name for name, spec in c.specs.items() if spec.post is not None]
+
+
+def journal(c: Company) -> list[tuple[str, str, int, int, int]]:
+    """Every posting of every live document: (TxnDate, entity, id, account id, cents), debit
+    positive, ordered by date, entity and id. The reports of a period are sums over it."""
+    out: list[tuple[str, str, int, int, int]] = []
+    for entity in posting_entities(c):
+        for row in c.tables[entity].rows.values():
+            day = pacific_date(row.create)
+            out.extend(
+                (day, entity, row.id, acct, cents) for acct, cents in postings(c, entity, row)
+            )
+    out.sort()
+    return out
 
 
 def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> dict[int, int]:

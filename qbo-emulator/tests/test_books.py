@@ -12,7 +12,7 @@ import pytest
 
 from qbo_emulator.data import Company, build_companies
 from qbo_emulator.entities import REGISTRY
-from qbo_emulator.ledger import posting_entities, postings, trial_balance
+from qbo_emulator.ledger import journal, posting_entities, postings, trial_balance
 
 REALM = "9341450000000001"
 #: reference key -> the entity it names
@@ -232,3 +232,20 @@ def test_fast_payment_renderer_matches_the_builder(company: Company) -> None:
     for row in [*c.tables["Payment"].rows.values(), *company.tables["Payment"].rows.values()]:
         owner = c if row in c.tables["Payment"].rows.values() else company
         assert payment_bytes(owner, row) == dumps(build_payment(owner, row))
+
+
+def test_journal_dates_are_the_documents_txn_dates(company: Company) -> None:
+    entries = journal(company)
+    net: dict[int, int] = defaultdict(int)
+    for day, entity, iid, _, _ in entries[:: max(1, len(entries) // 500)]:
+        obj = json.loads(company.render(entity, company.tables[entity].rows[iid]))
+        assert obj["TxnDate"] == day
+    for _, _, _, acct, cents in entries:
+        net[acct] += cents
+    assert {a: v for a, v in net.items() if v} == {
+        a: v for a, v in trial_balance(company).items() if v
+    }
+    by_month: dict[str, int] = defaultdict(int)
+    for day, _, _, _, cents in entries:
+        by_month[day[:7]] += cents
+    assert set(by_month.values()) == {0}  # every month's postings balance
