@@ -63,6 +63,7 @@ CORE_ACCOUNTS: tuple[tuple[int, str, str, str, str], ...] = (
     (41, "Mastercard", "Liability", "Credit Card", "CreditCard"),
     (43, "Loan Payable", "Liability", "Other Current Liability", "LoanPayable"),
     (55, "Automobile", "Expense", "Expense", "Auto"),
+    (59, "Interest Earned", "Revenue", "Other Income", "InterestEarned"),
     (60, "Depreciation", "Expense", "Other Expense", "Depreciation"),
     (76, "Utilities", "Expense", "Expense", "Utilities"),
     (79, "Sales of Product Income", "Revenue", "Income", "SalesOfProductIncome"),
@@ -77,7 +78,6 @@ CORE_ACCOUNTS: tuple[tuple[int, str, str, str, str], ...] = (
         "Other Current Liability",
         "GlobalTaxPayable",
     ),
-    (92, "Interest Earned", "Revenue", "Other Income", "InterestEarned"),
 )
 ACCT_SERVICES = 1
 ACCT_UNDEPOSITED = 4
@@ -95,7 +95,7 @@ ACCT_COGS = 80
 ACCT_INVENTORY = 81
 ACCT_AR = 84
 ACCT_SALES_TAX = 90
-ACCT_INTEREST = 92
+ACCT_INTEREST = 59
 EXPENSE_ACCOUNTS = (7, 13, 15, 17, 20, 28, 55, 76)
 # extra accounts are sub-accounts of an expense account: (parent, name)
 EXTRA_ACCOUNTS = (

@@ -464,7 +464,7 @@ class Company:
 
     def balances(self) -> dict[str, dict[int, int]]:
         if self._balances is None:
-            from qbo_emulator.ledger import balances
+            from qbo_emulator.postings import balances
 
             self._balances = balances(self)
         return self._balances
@@ -1087,7 +1087,7 @@ class Company:
                 moved = sum(int(a[2]) for a in info["applies"])
                 info["applies"] = []
                 if "total" not in info:
-                    info["other"] = [92, moved or 10000]
+                    info["other"] = [59, moved or 10000]  # Interest Earned
             if self.specs[entity].kind == "name_list" and "name" in info:
                 info["name"] = f"{info['name']} {iid}"
             row.info = info

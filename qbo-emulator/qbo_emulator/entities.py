@@ -4,7 +4,7 @@ A spec says what the entity is (`name_list`, `transaction` or `singleton`), whet
 it, whether it has an `Active` flag, its queryable properties, its default order and size, and how
 its rows are generated and rendered. Query, CDC, batch, single reads, mutations, the truth, the CLI
 and `testing.py` all read this registry; adding an entity is one spec here (plus its generator,
-builder and, for a posting document, its posting rule in `books.py` and `ledger.py`).
+builder and, for a posting document, its posting rule in `books.py` and `postings.py`).
 
 Specs are listed in generation order: an entity is generated after everything it refers to.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from qbo_emulator import books, ledger
+from qbo_emulator import books, postings
 from qbo_emulator.data import Company, dumps
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class EntitySpec:
     min_size: int = 0
     #: can be hard-deleted (a tombstone in CDC); otherwise `delete` deactivates
     deletable: bool = False
-    #: its postings to the general ledger (`ledger.py`), None for documents that post nothing
+    #: its postings to the general ledger (`postings.py`), None for documents that post nothing
     post: Callable[[Company, Row], list[tuple[int, int]]] | None = None
 
     @property
@@ -279,7 +279,7 @@ SPECS: tuple[EntitySpec, ...] = (
             "PrintStatus": "string",
             "EmailStatus": "string",
         },
-        post=ledger.post_invoice,
+        post=postings.post_invoice,
         render=lambda c, r: c.invoice_bytes(r),
         build=lambda c, r: c.invoice_obj(r),
         deletable=True,
@@ -291,7 +291,7 @@ SPECS: tuple[EntitySpec, ...] = (
         _share("Invoice", 2),
         {"TxnDate": "date", "CustomerRef": "ref", "TotalAmt": "money", "UnappliedAmt": "money"},
         render=books.payment_bytes,
-        post=ledger.post_payment,
+        post=postings.post_payment,
     ),
     _txn(
         "SalesReceipt",
@@ -299,7 +299,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_sales_receipt,
         _share("Invoice", 20),
         {**_SALES, "Balance": "money"},
-        post=ledger.post_sales_receipt,
+        post=postings.post_sales_receipt,
     ),
     _txn(
         "CreditMemo",
@@ -307,7 +307,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_credit_memo,
         _share("Invoice", 40),
         {**_SALES, "Balance": "money", "RemainingCredit": "money"},
-        post=ledger.post_credit_memo,
+        post=postings.post_credit_memo,
     ),
     _txn(
         "RefundReceipt",
@@ -315,7 +315,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_refund_receipt,
         _share("Invoice", 100),
         dict(_SALES),
-        post=ledger.post_refund_receipt,
+        post=postings.post_refund_receipt,
     ),
     _txn(
         "Deposit",
@@ -323,7 +323,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_deposit,
         _share("Invoice", 40),
         {"TxnDate": "date", "TotalAmt": "money", "DepositToAccountRef": "ref"},
-        post=ledger.post_deposit,
+        post=postings.post_deposit,
     ),
     _txn(
         "PurchaseOrder",
@@ -338,7 +338,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_bill,
         _share("Invoice", 10),
         {**_VENDOR_DOC, "DueDate": "date", "Balance": "money"},
-        post=ledger.post_bill,
+        post=postings.post_bill,
     ),
     _txn(
         "BillPayment",
@@ -346,7 +346,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_bill_payment,
         _share("Invoice", 15),
         {**_VENDOR_DOC, "PayType": "string"},
-        post=ledger.post_bill_payment,
+        post=postings.post_bill_payment,
     ),
     _txn(
         "VendorCredit",
@@ -354,7 +354,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_vendor_credit,
         _share("Invoice", 100),
         {**_VENDOR_DOC, "Balance": "money"},
-        post=ledger.post_vendor_credit,
+        post=postings.post_vendor_credit,
     ),
     _txn(
         "Purchase",
@@ -368,7 +368,7 @@ SPECS: tuple[EntitySpec, ...] = (
             "AccountRef": "ref",
             "EntityRef": "ref",
         },
-        post=ledger.post_purchase,
+        post=postings.post_purchase,
     ),
     _txn(
         "Transfer",
@@ -376,7 +376,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_transfer,
         _share("Invoice", 100),
         {"TxnDate": "date", "Amount": "money", "FromAccountRef": "ref", "ToAccountRef": "ref"},
-        post=ledger.post_transfer,
+        post=postings.post_transfer,
     ),
     _txn(
         "JournalEntry",
@@ -384,7 +384,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_journal_entry,
         _share("Invoice", 40),
         {"DocNumber": "string", "TxnDate": "date", "Adjustment": "bool"},
-        post=ledger.post_journal_entry,
+        post=postings.post_journal_entry,
     ),
     _txn(
         "TimeActivity",

@@ -12,7 +12,7 @@ import pytest
 
 from qbo_emulator.data import Company, build_companies
 from qbo_emulator.entities import REGISTRY
-from qbo_emulator.ledger import journal, posting_entities, postings, trial_balance
+from qbo_emulator.postings import journal, posting_entities, postings, trial_balance
 
 REALM = "9341450000000001"
 #: reference key -> the entity it names
