@@ -700,7 +700,7 @@ def sales_line_objs(
 def tax_detail(subtotal: int, taxed: bool) -> tuple[dict[str, Any], int]:
     if not taxed:
         return {"TotalTax": 0}, 0
-    tax = subtotal * 8 // 100
+    tax = (subtotal * 8 + 50) // 100  # half up
     return (
         {
             "TxnTaxCodeRef": {"value": "2"},
@@ -728,7 +728,7 @@ def sales_facts(c: Company, row: Row) -> dict[str, Any]:
     lines = sales_lines(c, h)
     subtotal = sum(line[3] for line in lines)
     taxed = (h >> 62) & 1 == 1
-    tax = subtotal * 8 // 100 if taxed else 0
+    tax = (subtotal * 8 + 50) // 100 if taxed else 0
     return {
         "lines": lines,
         "subtotal": subtotal,
@@ -898,7 +898,7 @@ def gen_payments(c: Company, count: int) -> None:
         k += 1
         left = open_bal.get(inv.id)
         if left is None:
-            left = c.invoice_facts(inv)["total"]
+            left = c.invoice_total(inv)
         if left <= 0:
             continue
         cents = left if rng.random() < 0.75 or left < 200 else left // 2

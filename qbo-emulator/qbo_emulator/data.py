@@ -660,8 +660,8 @@ class Company:
             obj["Sku"] = f"SKU-{row.id:05d}"
         return obj
 
-    def invoice_facts(self, row: Row) -> dict[str, Any]:
-        """Amounts and dates of an invoice, derived from its hash."""
+    def invoice_amounts(self, row: Row) -> tuple[list[tuple[Row, int, int, int]], int, bool, int]:
+        """(lines as (item, qty tenths, unit cents, amount cents), subtotal, taxed, tax)."""
         h = row.h
         items = self._line_items_cache()
         lines = []
@@ -674,7 +674,17 @@ class Company:
             lines.append((item, qty_tenths, price, amount))
             subtotal += amount
         taxed = (h >> 50) & 3 == 0
-        tax = subtotal * 8 // 100 if taxed else 0
+        tax = (subtotal * 8 + 50) // 100 if taxed else 0
+        return lines, subtotal, taxed, tax
+
+    def invoice_total(self, row: Row) -> int:
+        _, subtotal, _, tax = self.invoice_amounts(row)
+        return subtotal + tax
+
+    def invoice_facts(self, row: Row) -> dict[str, Any]:
+        """Amounts and dates of an invoice, derived from its hash."""
+        h = row.h
+        lines, subtotal, taxed, tax = self.invoice_amounts(row)
         total = subtotal + tax
         links = self.links.get(("Invoice", row.id), ())
         applied = sum(link[2] for link in links)

@@ -144,6 +144,10 @@ def test_totals_equal_their_lines(company: Company) -> None:
             (sub,) = [ln for ln in obj["Line"] if ln["DetailType"] == "SubTotalLineDetail"]
             assert money(sub["Amount"]) == subtotal
             tax = money(obj["TxnTaxDetail"]["TotalTax"])
+            for tax_line in obj["TxnTaxDetail"].get("TaxLine", []):
+                detail = tax_line["TaxLineDetail"]
+                assert money(detail["NetAmountTaxable"]) == subtotal
+                assert money(tax_line["Amount"]) == tax == (subtotal * 8 + 50) // 100
             assert money(obj["TotalAmt"]) == subtotal + tax, (entity, obj["Id"])
     for entity in ("Bill", "VendorCredit", "Purchase", "PurchaseOrder", "Deposit", "BillPayment"):
         for obj in objs[entity].values():
