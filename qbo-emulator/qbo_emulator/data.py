@@ -453,9 +453,9 @@ class Company:
         return name if row.active else f"{name} (deleted)"
 
     def item_income_account(self, item_id: int) -> int:
+        """Services (1) for service items, Sales of Product Income (79) for the others."""
         row = self.tables["Item"].rows.get(item_id)
-        kind = row.info["type"] if row is not None and row.info else "Service"
-        return 1 if kind == "Service" else 79
+        return 79 if row is not None and row.info and row.info["type"] != "Service" else 1
 
     # ------------------------------------------------------------------ balances
     def invalidate(self) -> None:

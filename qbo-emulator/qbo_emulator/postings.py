@@ -158,15 +158,17 @@ def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> di
     `open_invoices`, when given, receives each customer's open invoice balance (one pass).
     """
     net: dict[int, int] = defaultdict(int)
+    links = c.links
     for row in c.tables["Invoice"].rows.values():
-        f = c.invoice_facts(row)
-        net[books.ACCT_AR] += f["total"]
-        for item, _, _, amount in f["lines"]:
+        lines, subtotal, _, tax = c.invoice_amounts(row)
+        net[books.ACCT_AR] += subtotal + tax
+        for item, _, _, amount in lines:
             net[c.item_income_account(item.id)] -= amount
-        if f["tax"]:
-            net[books.ACCT_SALES_TAX] -= f["tax"]
+        if tax:
+            net[books.ACCT_SALES_TAX] -= tax
         if open_invoices is not None:
-            open_invoices[row.ref] = open_invoices.get(row.ref, 0) + f["balance"]
+            paid = sum(link[2] for link in links.get(("Invoice", row.id), ()))
+            open_invoices[row.ref] = open_invoices.get(row.ref, 0) + subtotal + tax - paid
     for entity in posting_entities(c):
         if entity == "Invoice":
             continue  # above, in the same pass as the customers' open balances
