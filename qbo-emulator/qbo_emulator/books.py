@@ -31,6 +31,7 @@ from qbo_emulator.data import (
     STREETS,
     M,
     N,
+    R,
     Row,
     mix,
     money,
@@ -135,6 +136,16 @@ CURRENCIES = (
     ("JPY", "Japanese Yen"),
     ("AUD", "Australian Dollar"),
 )
+#: home-currency (USD) value of one unit, in millionths; a document's rate varies within ±3 %
+BASE_RATES = {
+    "EUR": 1_085_000,
+    "CAD": 735_000,
+    "GBP": 1_270_000,
+    "MXN": 55_000,
+    "JPY": 6_800,
+    "AUD": 660_000,
+}
+FIRST_FOREIGN_AP = 300
 CLASS_NAMES = ("Landscaping", "Maintenance", "Design", "Installation", "Retail", "Wholesale")
 DEPARTMENT_NAMES = ("Downtown", "Uptown", "Online", "Warehouse", "East Bay", "Peninsula")
 CUSTOMER_TYPES = ("Commercial", "Residential", "Government", "Non-profit", "Wholesale")
@@ -255,6 +266,64 @@ def pick(ids: list[int], h: int) -> int:
     return ids[h % len(ids)] if ids else 0
 
 
+# ---------------------------------------------------------------------------- currencies
+def foreign_codes(c: Company) -> list[str]:
+    """Codes of the active company currencies when the company is multi-currency, else []."""
+    if not c.multicurrency:
+        return []
+    rows = c.tables["CompanyCurrency"].rows
+    return [
+        str(info["code"])
+        for i in sorted(rows)
+        if rows[i].active and (info := rows[i].info) is not None
+    ]
+
+
+def currency_ref(c: Company, code: str | None) -> dict[str, str]:
+    if not code:
+        return USD
+    rows = c.tables["CompanyCurrency"].rows.values()
+    name = next((str(r.info["name"]) for r in rows if r.info and r.info["code"] == code), code)
+    return {"value": code, "name": name}
+
+
+def rate_for(code: str, h: int) -> int:
+    """A document's exchange rate (home value of one unit, in millionths) from its hash."""
+    base_rate = BASE_RATES.get(code, 1_000_000)
+    return base_rate * (970 + h % 61) // 1000
+
+
+def to_home(cents: int, micros: int) -> int:
+    """Foreign cents in home cents, half up."""
+    value = cents * micros
+    return (value + 500_000) // 1_000_000 if value >= 0 else -((-value + 500_000) // 1_000_000)
+
+
+def home_lines(amounts: list[int], micros: int) -> list[int]:
+    """Each amount in home cents, the rounding left on the last, so that they sum to the
+    home value of the total."""
+    homes = [to_home(a, micros) for a in amounts]
+    if homes:
+        homes[-1] += to_home(sum(amounts), micros) - sum(homes)
+    return homes
+
+
+def ap_account(c: Company, code: str | None) -> int:
+    """The A/P account of a currency (QuickBooks keeps one per currency)."""
+    if code:
+        for k, known in enumerate(foreign_codes(c)):
+            if known == code:
+                return FIRST_FOREIGN_AP + k
+    return ACCT_AP
+
+
+def currency_fields(c: Company, obj: dict[str, Any], info: dict[str, Any]) -> None:
+    """CurrencyRef, and ExchangeRate for a foreign-currency document."""
+    obj["CurrencyRef"] = currency_ref(c, info.get("cur"))
+    if info.get("cur"):
+        obj["ExchangeRate"] = R(int(info["rate"]))
+
+
 def base(row: Row) -> dict[str, Any]:
     from qbo_emulator.data import Company
 
@@ -320,8 +389,22 @@ def gen_accounts(c: Company, count: int) -> None:
         info = {"name": leaf, "cls": cls, "type": kind, "sub": sub, "parent": parent}
         create, lut = times[len(CORE_ACCOUNTS) + k]
         add_row(c, "Account", FIRST_EXTRA_ACCOUNT + k, create, lut, info)
+    for k, code in enumerate(foreign_codes(c)):
+        info = {
+            "name": f"Accounts Payable (A/P) - {code}",
+            "cls": "Liability",
+            "type": "Accounts Payable",
+            "sub": "AccountsPayable",
+            "parent": 0,
+            "currency": code,
+        }
+        add_row(c, "Account", FIRST_FOREIGN_AP + k, *times[-1], info)
     # only extra accounts are ever inactive: the documents post to the core chart
-    extras = [r for r in c.tables["Account"].rows.values() if r.id >= FIRST_EXTRA_ACCOUNT]
+    extras = [
+        r
+        for r in c.tables["Account"].rows.values()
+        if FIRST_EXTRA_ACCOUNT <= r.id < FIRST_FOREIGN_AP
+    ]
     for row in extras:
         if rng.random() < 0.15 or (row is extras[-1] and len(extras) >= 2):
             row.active = False
@@ -357,7 +440,7 @@ def build_account(c: Company, row: Row) -> dict[str, Any]:
             "AccountSubType": info["sub"],
             "CurrentBalance": M(balance),
             "CurrentBalanceWithSubAccounts": M(balance + c.sub_account_balance(row.id)),
-            "CurrencyRef": USD,
+            "CurrencyRef": currency_ref(c, info.get("currency")),
             **base(row),
         }
     )
@@ -587,6 +670,11 @@ def gen_vendors(c: Company, count: int) -> None:
                 "v1099": rng.random() < 0.2,
             },
         )
+    codes = foreign_codes(c)
+    if codes:  # every third vendor bills in a foreign currency
+        for vid, row in c.tables["Vendor"].rows.items():
+            if vid % 3 == 0 and row.info is not None:
+                row.info["currency"] = codes[(vid // 3) % len(codes)]
     mark_inactive(c, "Vendor", rng, 0.08)
 
 
@@ -600,7 +688,7 @@ def build_vendor(c: Company, row: Row) -> dict[str, Any]:
         {
             "Balance": M(c.vendor_balance(row.id)),
             "Vendor1099": bool(info["v1099"]),
-            "CurrencyRef": USD,
+            "CurrencyRef": currency_ref(c, info.get("currency")),
             **base(row),
             "GivenName": info["given"],
             "FamilyName": info["family"],
@@ -1073,7 +1161,7 @@ def expense_accounts(c: Company) -> list[int]:
     if found is None:
         rows = c.tables["Account"].rows
         found = [a for a in EXPENSE_ACCOUNTS if a in rows] + sorted(
-            i for i, r in rows.items() if i >= FIRST_EXTRA_ACCOUNT and r.active
+            i for i, r in rows.items() if FIRST_EXTRA_ACCOUNT <= i < FIRST_FOREIGN_AP and r.active
         )
         c.memo["expense_accounts"] = found
     return list(found)
@@ -1161,18 +1249,19 @@ def _gen_vendor_docs(c: Company, entity: str, count: int) -> list[Row]:
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         term = TERM_ROWS[int(rng.random() * len(TERM_ROWS))][0]
-        rows.append(
-            add_row(
-                c,
-                entity,
-                k + 1,
-                create,
-                lut,
-                {"term": term},
-                ref=vendors[int(rng.random() * len(vendors))],
-            )
-        )
+        vendor = vendors[int(rng.random() * len(vendors))]
+        info: dict[str, Any] = {"term": term}
+        code = vendor_currency(c, vendor)
+        if code:
+            info["cur"] = code
+            info["rate"] = rate_for(code, int(rng.random() * 1_000_000))
+        rows.append(add_row(c, entity, k + 1, create, lut, info, ref=vendor))
     return delete_some(c, entity, rng, rows)
+
+
+def vendor_currency(c: Company, vid: int) -> str | None:
+    row = c.tables["Vendor"].rows.get(vid)
+    return None if row is None or row.info is None else row.info.get("currency")
 
 
 def gen_bills(c: Company, count: int) -> None:
@@ -1192,15 +1281,15 @@ def build_bill(c: Company, row: Row) -> dict[str, Any]:
         **base(row),
         "DocNumber": f"B-{row.id}",
         "TxnDate": txn_date,
-        "CurrencyRef": USD,
     }
+    currency_fields(c, obj, info)
     private_note(row, obj)
     links = linked(c, "Bill", row.id)
     if links:
         obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": "BillPaymentCheck"} for _, t, _ in links]
     obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1223,14 +1312,24 @@ def gen_bill_payments(c: Company, count: int) -> None:
             left[bill.id] = expense_total(c, bill)
         if left[bill.id] <= 0:
             continue
-        cents = left[bill.id] if rng.random() < 0.8 or left[bill.id] < 200 else left[bill.id] // 2
+        foreign = bool((bill.info or {}).get("cur"))  # foreign bills are paid in one go
+        full = foreign or rng.random() < 0.8 or left[bill.id] < 200
+        cents = left[bill.id] if full else left[bill.id] // 2
         left[bill.id] -= cents
         chosen.append((later(rng, bill.create, 40), bill.id, cents))
     chosen.sort()
     rows = []
     for n, (create, bill_id, cents) in enumerate(chosen, start=1):
         lut = create if rng.random() < 0.8 else later(rng, create + 1, 10)
-        info = {"applies": [("Bill", bill_id, cents)], "total": cents, "card": rng.random() < 0.25}
+        bill_info = c.tables["Bill"].rows[bill_id].info or {}
+        info: dict[str, Any] = {
+            "applies": [("Bill", bill_id, cents)],
+            "total": cents,
+            "card": rng.random() < 0.25 and not bill_info.get("cur"),
+        }
+        if bill_info.get("cur"):  # paid at the bill's rate: no exchange gain or loss
+            info["cur"] = bill_info["cur"]
+            info["rate"] = bill_info["rate"]
         rows.append(
             add_row(c, "BillPayment", n, create, lut, info, ref=c.tables["Bill"].rows[bill_id].ref)
         )
@@ -1257,9 +1356,9 @@ def build_bill_payment(c: Company, row: Row) -> dict[str, Any]:
             **base(row),
             "DocNumber": str(row.id),
             "TxnDate": pacific_date(row.create),
-            "CurrencyRef": USD,
         }
     )
+    currency_fields(c, obj, info)
     private_note(row, obj)
     obj["Line"] = [
         {"Amount": M(cents), "LinkedTxn": [{"TxnId": str(b), "TxnType": kind}]}
@@ -1273,18 +1372,19 @@ def gen_vendor_credits(c: Company, count: int) -> None:
 
 
 def build_vendor_credit(c: Company, row: Row) -> dict[str, Any]:
+    info = row.info or {}
     total = expense_total(c, row)
     obj: dict[str, Any] = {
         "Balance": M(total),
         **base(row),
         "DocNumber": f"VC-{row.id}",
         "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
     }
+    currency_fields(c, obj, info)
     private_note(row, obj)
     obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1297,6 +1397,7 @@ def gen_purchase_orders(c: Company, count: int) -> None:
 
 
 def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
+    info = row.info or {}
     total = expense_total(c, row)
     obj: dict[str, Any] = {
         "POStatus": PO_STATUS[(row.h >> 2) & 1],
@@ -1304,13 +1405,13 @@ def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
         "CustomField": [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}],
         "DocNumber": str(1000 + row.id),
         "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
     }
+    currency_fields(c, obj, info)
     private_note(row, obj)
     obj["LinkedTxn"] = []
     obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1324,7 +1425,8 @@ PURCHASE_KINDS = (
 
 def gen_purchases(c: Company, count: int) -> None:
     rng = rng_for(c, "Purchase")
-    vendors = _vendors(c)
+    # purchases are paid from USD accounts: home-currency vendors only
+    vendors = [v for v in _vendors(c) if not vendor_currency(c, v)]
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         kind = int(rng.random() * len(PURCHASE_KINDS))
@@ -1653,7 +1755,7 @@ def build_preferences(c: Company, row: Row) -> dict[str, Any]:
         },
         "TaxPrefs": {"UsingSalesTax": True, "TaxGroupCodeRef": {"value": "2"}},
         "CurrencyPrefs": {
-            "MultiCurrencyEnabled": False,
+            "MultiCurrencyEnabled": c.multicurrency,
             "HomeCurrency": {"value": "USD"},
         },
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},

@@ -25,7 +25,7 @@ MASK = (1 << 64) - 1
 FIRST_REALM = 9341450000000001
 BURST_THRESHOLD = 1500
 
-_MONEY_RE = re.compile(r'"\\u0000([MN])(-?\d+)"')
+_MONEY_RE = re.compile(r'"\\u0000([MNR])(-?\d+)"')
 
 
 def mix(x: int) -> int:
@@ -63,9 +63,22 @@ def N(cents: int) -> str:
     return f"\x00N{cents}"
 
 
+def R(micros: int) -> str:
+    """An exchange rate given in millionths, written in minimal decimal form (1.083456)."""
+    return f"\x00R{micros}"
+
+
+def rate_text(micros: int) -> str:
+    whole, frac = divmod(micros, 1_000_000)
+    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".") if frac else str(whole)
+
+
 def _numbers(match: re.Match[str]) -> str:
-    cents = int(match.group(2))
-    return money(cents) if match.group(1) == "M" else minimal(cents)
+    value = int(match.group(2))
+    kind = match.group(1)
+    if kind == "R":
+        return rate_text(value)
+    return money(value) if kind == "M" else minimal(value)
 
 
 def _js(value: Any) -> str:
@@ -259,9 +272,12 @@ class Company:
         invoices: int,
         cache_rows: int = 250_000,
         sizes: Mapping[str, int] | None = None,
+        multicurrency: bool = False,
     ) -> None:
         from qbo_emulator.entities import REGISTRY, resolve_sizes
 
+        #: foreign-currency vendors and their documents (with ExchangeRate) besides USD
+        self.multicurrency = multicurrency
         self.realm_id = realm_id
         self.seed = seed
         self.cache_rows = cache_rows
@@ -1144,6 +1160,7 @@ def build_companies(
     realms: int = 1,
     cache_rows: int = 250_000,
     sizes: Mapping[str, int] | None = None,
+    multicurrency: bool = False,
 ) -> dict[str, Company]:
     # Millions of small objects: collecting while building only rescans them; freezing them
     # afterwards keeps later collections from walking the whole company.
@@ -1151,7 +1168,9 @@ def build_companies(
     gc.disable()
     try:
         companies = {
-            realm: Company(realm, seed, customers, items, invoices, cache_rows, sizes)
+            realm: Company(
+                realm, seed, customers, items, invoices, cache_rows, sizes, multicurrency
+            )
             for realm in realm_ids(realms)
         }
     finally:

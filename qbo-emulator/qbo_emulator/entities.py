@@ -133,6 +133,14 @@ def _share(entity: str, divisor: int, floor: int = 0) -> Default:
 
 SPECS: tuple[EntitySpec, ...] = (
     _name_list(
+        "CompanyCurrency",
+        books.gen_currencies,
+        books.build_currency,
+        _fixed(3),
+        order=("Code",),
+        props={"Code": "string"},
+    ),
+    _name_list(
         "Account",
         books.gen_accounts,
         books.build_account,
@@ -189,14 +197,6 @@ SPECS: tuple[EntitySpec, ...] = (
         cdc=False,
         min_size=len(books.TAX_CODES),
         props={"Taxable": "bool"},
-    ),
-    _name_list(
-        "CompanyCurrency",
-        books.gen_currencies,
-        books.build_currency,
-        _fixed(3),
-        order=("Code",),
-        props={"Code": "string"},
     ),
     _name_list("Class", books.gen_classes, books.build_class, _fixed(5)),
     _name_list("Department", books.gen_departments, books.build_department, _fixed(4)),

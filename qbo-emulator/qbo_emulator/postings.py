@@ -49,11 +49,22 @@ def _sales(c: Company, row: Row, sign: int) -> list[Posting]:
 
 
 def _expenses(c: Company, row: Row, sign: int) -> list[Posting]:
+    """Expense lines in home cents (a foreign document's rounding lands on its last line)."""
+    lines = books.expense_lines(c, row.h)
+    amounts = [amount for *_, amount in lines]
+    info = row.info or {}
+    if info.get("cur"):
+        amounts = books.home_lines(amounts, int(info["rate"]))
     out = []
-    for kind, target, _, _, amount in books.expense_lines(c, row.h):
+    for (kind, target, *_), amount in zip(lines, amounts, strict=True):
         acct = books.ACCT_INVENTORY if kind == "item" else target
         out.append((acct, sign * amount))
     return out
+
+
+def _home(row: Row, cents: int) -> int:
+    info = row.info or {}
+    return books.to_home(cents, int(info["rate"])) if info.get("cur") else cents
 
 
 def post_invoice(c: Company, row: Row) -> list[Posting]:
@@ -98,17 +109,20 @@ def post_deposit(c: Company, row: Row) -> list[Posting]:
 
 
 def post_bill(c: Company, row: Row) -> list[Posting]:
-    return [*_expenses(c, row, 1), (books.ACCT_AP, -books.expense_total(c, row))]
+    ap = books.ap_account(c, (row.info or {}).get("cur"))
+    return [*_expenses(c, row, 1), (ap, -_home(row, books.expense_total(c, row)))]
 
 
 def post_bill_payment(c: Company, row: Row) -> list[Posting]:
     info = row.info or {}
     acct = books.ACCT_MASTERCARD if info["card"] else books.ACCT_CHECKING
-    return [(books.ACCT_AP, info["total"]), (acct, -info["total"])]
+    home = _home(row, info["total"])
+    return [(books.ap_account(c, info.get("cur")), home), (acct, -home)]
 
 
 def post_vendor_credit(c: Company, row: Row) -> list[Posting]:
-    return [(books.ACCT_AP, books.expense_total(c, row)), *_expenses(c, row, -1)]
+    ap = books.ap_account(c, (row.info or {}).get("cur"))
+    return [(ap, _home(row, books.expense_total(c, row))), *_expenses(c, row, -1)]
 
 
 def post_purchase(c: Company, row: Row) -> list[Posting]:
@@ -205,6 +219,14 @@ def balances(c: Company) -> dict[str, dict[int, int]]:
         vendors[row.ref] += books.expense_total(c, row) - paid
     for row in c.tables["VendorCredit"].rows.values():
         vendors[row.ref] -= books.expense_total(c, row)
+    # an account kept in a foreign currency shows its balance in that currency: the sum of the
+    # balances of the vendors billing in it
+    for aid, row in c.tables["Account"].rows.items():
+        code = (row.info or {}).get("currency")
+        if code:
+            accounts[aid] = sum(
+                v for vid, v in vendors.items() if books.vendor_currency(c, vid) == code
+            )
     return {
         "Account": accounts,
         "AccountChildren": dict(children),

@@ -47,9 +47,9 @@ def money(value: Any) -> int:
     return int(Decimal(str(value)) * 100)
 
 
-@pytest.fixture(scope="module")
-def company() -> Company:
-    return build_companies(3, 80, 20, 1500)[REALM]
+@pytest.fixture(scope="module", params=[False, True], ids=["usd", "multicurrency"])
+def company(request: pytest.FixtureRequest) -> Company:
+    return build_companies(3, 80, 20, 1500, multicurrency=request.param)[REALM]
 
 
 def objects(c: Company) -> dict[str, dict[str, dict[str, Any]]]:
@@ -174,8 +174,15 @@ def test_balances_agree_with_the_ledger(company: Company) -> None:
     accounts = objs["Account"]
     ar = money(accounts["84"]["CurrentBalance"])
     assert ar == sum(money(c["Balance"]) for c in objs["Customer"].values()) != 0
-    ap = money(accounts["33"]["CurrentBalance"])
-    assert ap == sum(money(v["Balance"]) for v in objs["Vendor"].values()) != 0
+    by_currency: dict[str, int] = defaultdict(int)
+    for vendor in objs["Vendor"].values():
+        by_currency[vendor["CurrencyRef"]["value"]] += money(vendor["Balance"])
+    payables = {
+        a["CurrencyRef"]["value"]: money(a["CurrentBalance"])
+        for a in accounts.values()
+        if a["AccountType"] == "Accounts Payable"
+    }
+    assert payables == dict(by_currency) and payables["USD"] != 0
     open_invoices = sum(money(i["Balance"]) for i in objs["Invoice"].values())
     credits = sum(money(m["TotalAmt"]) for m in objs["CreditMemo"].values())
     unapplied = sum(money(p["UnappliedAmt"]) for p in objs["Payment"].values())
@@ -253,3 +260,52 @@ def test_journal_dates_are_the_documents_txn_dates(company: Company) -> None:
     for day, _, _, _, cents in entries:
         by_month[day[:7]] += cents
     assert set(by_month.values()) == {0}  # every month's postings balance
+
+
+def test_foreign_currency_documents_post_in_home_currency() -> None:
+    from qbo_emulator.books import to_home
+
+    c = build_companies(4, 40, 12, 800, multicurrency=True)[REALM]
+    objs = objects(c)
+    assert objs["Preferences"]["1"]["CurrencyPrefs"]["MultiCurrencyEnabled"] is True
+    vendors = {v["Id"]: v["CurrencyRef"]["value"] for v in objs["Vendor"].values()}
+    assert len(set(vendors.values())) > 1
+    ap_of = {
+        a["CurrencyRef"]["value"]: a["Id"]
+        for a in objs["Account"].values()
+        if a["AccountType"] == "Accounts Payable"
+    }
+    foreign = 0
+    for entity in ("Bill", "VendorCredit", "PurchaseOrder", "BillPayment"):
+        for obj in objs[entity].values():
+            code = vendors[obj["VendorRef"]["value"]]
+            assert obj["CurrencyRef"]["value"] == code
+            assert ("ExchangeRate" in obj) == (code != "USD")
+            if "APAccountRef" in obj:
+                assert obj["APAccountRef"]["value"] == ap_of[code]
+            if code == "USD":
+                continue
+            foreign += 1
+            rate = int(Decimal(str(obj["ExchangeRate"])) * 1_000_000)
+            if entity in ("Bill", "VendorCredit"):
+                legs = postings(c, entity, c.tables[entity].rows[int(obj["Id"])])
+                ap_leg = next(cents for acct, cents in legs if str(acct) == ap_of[code])
+                assert abs(ap_leg) == to_home(money(obj["TotalAmt"]), rate)
+    for purchase in objs["Purchase"].values():
+        assert purchase["CurrencyRef"]["value"] == "USD"
+    assert foreign > 20
+    # a bill paid in full leaves nothing on its A/P account in home currency either
+    net: dict[int, int] = defaultdict(int)
+    for bill_id, links in [(k[1], v) for k, v in c.links.items() if k[0] == "Bill"]:
+        bill = c.tables["Bill"].rows.get(bill_id)
+        if bill is None or not (bill.info or {}).get("cur"):
+            continue
+        if json.loads(c.render("Bill", bill))["Balance"] != 0:
+            continue
+        for acct, cents in postings(c, "Bill", bill):
+            net[acct] += cents
+        for _, pid, _ in links:
+            for acct, cents in postings(c, "BillPayment", c.tables["BillPayment"].rows[pid]):
+                net[acct] += cents
+    foreign_ap = {int(a) for code, a in ap_of.items() if code != "USD"}
+    assert net and all(net[a] == 0 for a in foreign_ap)

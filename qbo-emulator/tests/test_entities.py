@@ -365,3 +365,16 @@ def test_readme_entity_table_matches_the_registry() -> None:
         assert kind == spec.kind.replace("_", " ")
         assert (cdc_col == "yes") == spec.cdc and (active == "yes") == spec.active
         assert default == str(spec.default_size)
+
+
+def test_multicurrency_company_over_http() -> None:
+    with EmulatorServer(seed=5, customers=12, items=6, invoices=120, multicurrency=True) as emu:
+        api = Api(emu)
+        bills = page_all(api, "Bill", 1000)
+        rates = [b["ExchangeRate"] for b in bills if b["CurrencyRef"]["value"] != "USD"]
+        assert rates and all(isinstance(r, float) and 0 < r < 2 for r in rates)
+        accounts = api.rows(
+            "SELECT * FROM Account WHERE AccountType = 'Accounts Payable'", "Account"
+        )
+        assert {a["CurrencyRef"]["value"] for a in accounts} == {"USD", "EUR", "CAD"}
+        assert sum(emu.trial_balance().values()) == 0
