@@ -9,6 +9,7 @@ FAULT_KINDS = ("429", "500", "502", "503", "slow", "reset", "truncate")
 ROTATIONS = ("every", "daily", "never")
 INVALID_GRANT_BODIES = ("short", "described", "token_invalid")
 CHURN_OPS = ("update", "deactivate", "delete", "create")
+CDC_UNSUPPORTED = ("fault", "ignore")
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,12 @@ class Config:
     report_max_cells: int = 400_000
     # Report requests per 60 s per realm, then 429, on top of rate_limit; 0: off.
     report_rate_limit: int = 0
+    # batch requests per 60 s per realm (Intuit: 40 per realm and app); 0 = off. Also off while
+    # rate_limit is 0, so a test that turns throttling off turns it all off.
+    batch_rate_limit: int = 40
+    # /cdc asked for an entity CDC does not serve (TaxAgency, TaxCode, TaxRate, TimeActivity,
+    # CompanyInfo, Preferences): "fault" answers 400, "ignore" answers an empty group for it.
+    cdc_unsupported: str = "fault"
 
     def update(self, **switches: Any) -> None:
         """Validate and apply switches; nothing changes when one is bad."""
@@ -64,6 +71,8 @@ class Config:
             raise ConfigError(
                 f"invalid_grant_body must be one of {', '.join(INVALID_GRANT_BODIES)}"
             )
+        if self.cdc_unsupported not in CDC_UNSUPPORTED:
+            raise ConfigError(f"cdc_unsupported must be one of {', '.join(CDC_UNSUPPORTED)}")
         if self.throttle_format not in ("xml", "json"):
             raise ConfigError("throttle_format must be xml or json")
         for name in ("access_token_ttl", "refresh_token_ttl"):
@@ -76,6 +85,7 @@ class Config:
             "fault_seed",
             "report_max_cells",
             "report_rate_limit",
+            "batch_rate_limit",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
@@ -146,6 +156,7 @@ def _coerce(name: str, value: Any) -> Any:
         "cdc_max_objects": int,
         "report_max_cells": int,
         "report_rate_limit": int,
+        "batch_rate_limit": int,
         "latency_ms": float,
         "latency_per_row_ms": float,
         "slow_seconds": float,

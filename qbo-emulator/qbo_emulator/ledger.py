@@ -241,11 +241,26 @@ def build_ledger(
     for acc in extra_accounts:
         accounts[acc.id] = acc
     items = {str(o["Id"]): o for o in objects.get("Item", ())}
+    # Sales tax posts to the company's sales-tax liability (QuickBooks creates one per agency:
+    # sub type SalesTaxPayable, or GlobalTaxPayable in newer companies); else the sandbox's 89.
+    served_tax = sorted(
+        (
+            str(o["Id"])
+            for o in objects.get("Account", ())
+            if o.get("AccountSubType") in ("SalesTaxPayable", "GlobalTaxPayable")
+        ),
+        key=_num,
+    )
     names: dict[str, str] = {}
     for entity in ("Customer", "Vendor", "Employee"):
         for o in objects.get(entity, ()):
             names[str(o["Id"])] = str(o.get("DisplayName") or o.get("Name") or o["Id"])
-    rules = _Rules(items, names)
+    by_currency: dict[tuple[str, str], str] = {}
+    for o in sorted(objects.get("Account", ()), key=lambda o: _num(str(o["Id"]))):
+        kind = str(o.get("AccountType", ""))
+        if kind in ("Accounts Receivable", "Accounts Payable"):
+            by_currency.setdefault((kind, ref(o, "CurrencyRef") or "USD"), str(o["Id"]))
+    rules = _Rules(items, names, served_tax[0] if served_tax else SALES_TAX, by_currency)
     accrual: list[Posting] = []
     documents: dict[tuple[str, str], Document] = {}
     by_type: dict[str, list[Mapping[str, Any]]] = {}
@@ -270,9 +285,30 @@ def _num(text: str) -> tuple[int, str]:
 
 
 class _Rules:
-    def __init__(self, items: Mapping[str, Mapping[str, Any]], names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        items: Mapping[str, Mapping[str, Any]],
+        names: dict[str, str],
+        sales_tax: str,
+        by_currency: Mapping[tuple[str, str], str],
+    ) -> None:
         self.items = items
         self.names = names
+        self.sales_tax = sales_tax
+        self.by_currency = by_currency  # (account type, currency) -> account id
+        self.document_accounts: dict[tuple[str, str], str] = {}  # (type, id) -> A/R or A/P
+
+    def open_item_account(self, obj: Mapping[str, Any], linked: str, default: str) -> str:
+        """A payment's A/R (A/P) account: that of the documents it settles, else the one of its
+        currency (QuickBooks keeps one per currency), else the default."""
+        for line in obj.get("Line") or []:
+            for link in line.get("LinkedTxn") or []:
+                found = self.document_accounts.get((linked, str(link.get("TxnId"))))
+                if found:
+                    return found
+        kind = "Accounts Receivable" if linked == "Invoice" else "Accounts Payable"
+        currency = ref(obj, "CurrencyRef")
+        return self.by_currency.get((kind, currency or ""), default)
 
     # -------------------------------------------------------------- helpers
     def _base(self, entity: str, obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -323,6 +359,17 @@ class _Rules:
         fields.update(extra)
         return Posting(account_id=account, amount=home(amount, rate), txn_amount=amount, **fields)
 
+    @staticmethod
+    def _settle(legs: list[Posting], rate: Decimal) -> list[Posting]:
+        """Line legs whose home amounts sum to the home value of their total: each line is
+        converted on its own and the last one takes the rounding difference."""
+        if rate == 1 or not legs:
+            return legs
+        drift = home(sum(p.txn_amount for p in legs), rate) - sum(p.amount for p in legs)
+        if drift:
+            legs[-1] = replace(legs[-1], amount=legs[-1].amount + drift)
+        return legs
+
     def _balance(
         self, base: Mapping[str, Any], account: str, legs: list[Posting], **extra: Any
     ) -> Posting:
@@ -343,7 +390,7 @@ class _Rules:
             if kind == "SalesItemLineDetail":
                 detail = line.get(kind) or {}
                 item = self.items.get(ref(detail, "ItemRef") or "", {})
-                account = ref(item, "IncomeAccountRef") or "79"
+                account = ref(detail, "ItemAccountRef") or ref(item, "IncomeAccountRef") or "79"
                 legs.append(self._leg(base, rate, account, sign * amount, line, detail))
             elif kind == "DiscountLineDetail":
                 detail = line.get(kind) or {}
@@ -351,8 +398,8 @@ class _Rules:
                 legs.append(self._leg(base, rate, account, -sign * amount, line, detail))
         tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax"))
         if tax:
-            legs.append(self._leg(base, rate, SALES_TAX, sign * tax, line_id="tax"))
-        return legs
+            legs.append(self._leg(base, rate, self.sales_tax, sign * tax, line_id="tax"))
+        return self._settle(legs, rate)
 
     def _expense_lines(
         self, base: Mapping[str, Any], rate: Decimal, obj: Mapping[str, Any], sign: int
@@ -377,8 +424,8 @@ class _Rules:
             legs.append(self._leg(base, rate, account, sign * amount, line, detail))
         tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax"))
         if tax:
-            legs.append(self._leg(base, rate, SALES_TAX, sign * tax, line_id="tax"))
-        return legs
+            legs.append(self._leg(base, rate, self.sales_tax, sign * tax, line_id="tax"))
+        return self._settle(legs, rate)
 
     def _linked(
         self,
@@ -406,7 +453,7 @@ class _Rules:
                         )
                     )
                     break
-        return legs
+        return self._settle(legs, rate)
 
     # -------------------------------------------------------------- rules
     def legs(self, entity: str, obj: Mapping[str, Any]) -> list[Posting]:
@@ -416,12 +463,15 @@ class _Rules:
             sign = -1 if entity in ("Invoice", "SalesReceipt") else 1
             legs = self._sales_lines(base, rate, obj, sign)
             if entity in ("Invoice", "CreditMemo"):
-                account = ref(obj, "ARAccountRef") or AR
+                account = ref(obj, "ARAccountRef") or self.by_currency.get(
+                    ("Accounts Receivable", base["currency"]), AR
+                )
+                self.document_accounts[(entity, base["txn_id"])] = account
                 return [*legs, self._balance(base, account, legs, line_id=None)]
             account = ref(obj, "DepositToAccountRef") or UNDEPOSITED
             return [*legs, self._balance(base, account, legs, line_id=None)]
         if entity == "Payment":
-            account = ref(obj, "ARAccountRef") or AR
+            account = ref(obj, "ARAccountRef") or self.open_item_account(obj, "Invoice", AR)
             legs = self._linked(base, rate, obj, account, {"Invoice": -1, "CreditMemo": 1})
             total = home(cents(obj.get("TotalAmt")), rate)
             unapplied = total + sum(p.amount for p in legs)
@@ -439,10 +489,13 @@ class _Rules:
         if entity in ("Bill", "VendorCredit"):
             sign = 1 if entity == "Bill" else -1
             legs = self._expense_lines(base, rate, obj, sign)
-            account = ref(obj, "APAccountRef") or AP
+            account = ref(obj, "APAccountRef") or self.by_currency.get(
+                ("Accounts Payable", base["currency"]), AP
+            )
+            self.document_accounts[(entity, base["txn_id"])] = account
             return [*legs, self._balance(base, account, legs)]
         if entity == "BillPayment":
-            account = ref(obj, "APAccountRef") or AP
+            account = ref(obj, "APAccountRef") or self.open_item_account(obj, "Bill", AP)
             legs = self._linked(base, rate, obj, account, {"Bill": 1, "VendorCredit": -1})
             total = home(cents(obj.get("TotalAmt")), rate)
             unapplied = total - sum(p.amount for p in legs)
@@ -472,6 +525,7 @@ class _Rules:
                 legs.append(
                     self._leg(base, rate, account, -cents(line.get("Amount")), line, detail)
                 )
+            legs = self._settle(legs, rate)
             account = ref(obj, "DepositToAccountRef") or CHECKING
             return [*legs, self._balance(base, account, legs)]
         if entity == "Transfer":

@@ -9,6 +9,7 @@ import sys
 
 import requests
 
+from qbo_emulator.entities import DELETABLE, REGISTRY, WITH_ACTIVE
 from qbo_emulator.testing import EmulatorServer
 
 CMD = [sys.executable, "-m", "qbo_emulator"]
@@ -55,8 +56,9 @@ def test_truth_command_matches_the_server() -> None:
     with EmulatorServer(seed=5, customers=12, items=6, invoices=80) as emu:
         assert printed == emu.truth()
     realm = printed["9341450000000001"]
-    assert set(realm) == {"Invoice", "Customer", "Item", "deleted"}
-    assert set(realm["deleted"]) == {"Invoice"}
+    assert set(realm) == {*REGISTRY, "deleted", "inactive", "counts"}
+    assert set(realm["deleted"]) == set(DELETABLE)
+    assert set(realm["inactive"]) == set(WITH_ACTIVE)
 
 
 def test_bad_switch_is_one_line_and_non_zero() -> None:
@@ -70,3 +72,23 @@ def test_bad_switch_is_one_line_and_non_zero() -> None:
     assert out.stderr.strip().count("\n") == 0 and "fault_rate" in out.stderr
     out = subprocess.run([*CMD, "truth", "--invoices", "-1"], capture_output=True, text=True)
     assert out.returncode != 0 and "--invoices" in out.stderr
+
+
+def test_size_flags_shape_the_company_and_bad_sizes_are_one_line() -> None:
+    out = subprocess.run(
+        [*CMD, "truth", *COMPANY, "--size", "Vendor=4", "--size", "payment=0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    realm = json.loads(out.stdout)["9341450000000001"]
+    assert len(realm["Vendor"]) == 4 and realm["Payment"] == {}
+    for bad, word in (
+        ("Nope=1", "Nope"),
+        ("Bill=x", "Bill"),
+        ("Bill", "ENTITY=N"),
+        ("Term=1", "Term"),
+    ):
+        out = subprocess.run([*CMD, "truth", "--size", bad], capture_output=True, text=True)
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr.strip().count("\n") == 0 and word in out.stderr, out.stderr
