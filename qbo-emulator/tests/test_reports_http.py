@@ -12,7 +12,7 @@ from conftest import REALM, Api
 from qbo_emulator.reports import REPORTS, TRUNCATED
 from qbo_emulator.testing import EmulatorServer
 
-HERE = Path(__file__).parent / "fixtures"
+HERE = Path(__file__).parent / "fixtures" / "reports"
 JAN = {"start_date": "2024-01-01", "end_date": "2024-01-31"}
 
 
