@@ -237,8 +237,8 @@ def _merge_rows(pieces: list[list[dict[str, t.Any]]], rules: list[str]) -> list[
     sections: dict[tuple[t.Any, ...], list[dict[str, t.Any]]] = {}
     order: list[tuple[t.Any, ...] | int] = []
     for n, rows in enumerate(pieces):
-        for row in rows:
-            key = _row_key(row)
+        keys = [_row_key(row) for row in rows]
+        for i, (row, key) in enumerate(zip(rows, keys, strict=True)):
             if key is None:
                 label = ((row.get("ColData") or [{}])[0]).get("value")
                 if label == "Beginning Balance" and n > 0:
@@ -248,7 +248,10 @@ def _merge_rows(pieces: list[list[dict[str, t.Any]]], rules: list[str]) -> list[
                 continue
             if key not in sections:
                 sections[key] = []
-                order.append(key)
+                # Pieces list sections in the same order: a section new in this piece goes
+                # before the next section of this piece already placed (else at the end).
+                later = next((k for k in keys[i + 1 :] if k is not None and k in sections), None)
+                order.insert(order.index(later) if later is not None else len(order), key)
             sections[key].append(row)
     out: list[dict[str, t.Any]] = []
     for entry in order:
@@ -273,7 +276,9 @@ def merge(pieces: list[dict[str, t.Any]], first: dt.date, last: dt.date) -> dict
 
     Sections with the same header (an account) are joined; their data rows follow each other;
     money summaries are added up and running balances ("rbal_*" columns) come from the last
-    piece. Only the first piece keeps its "Beginning Balance" row.
+    piece. Only the first piece keeps its "Beginning Balance" row. A section first seen in a
+    later piece is placed before the next section that piece shares with the earlier ones; one
+    whose neighbours are all new goes last (QuickBooks' own order may then differ).
     """
     if len(pieces) == 1:
         return pieces[0]

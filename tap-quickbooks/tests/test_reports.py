@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -191,9 +192,11 @@ def test_a_report_cut_short_is_split_by_week_then_day_and_merged(tmp_path) -> No
         truth = emu.report(realm, "GeneralLedger", start_date="2024-03-01", end_date="2024-03-31")
         amount = 6  # subt_nat_amount
         assert sorted(data_rows(body, amount)) == sorted(data_rows(truth, amount))
-        for ours, real in zip(body["Rows"]["Row"], truth["Rows"]["Row"], strict=True):
-            assert ours["Header"] == real["Header"]
-            assert ours["Summary"] == real["Summary"]
+        # every account section and its totals as in the uncut report (a section first seen in
+        # a later piece may stand elsewhere in the list: pieces do not say QuickBooks' order)
+        ours = {json.dumps(r["Header"]): r["Summary"] for r in body["Rows"]["Row"]}
+        real = {json.dumps(r["Header"]): r["Summary"] for r in truth["Rows"]["Row"]}
+        assert ours == real
         assert emu.stats()["by_endpoint"]["reports"] == record["page_number"]
 
 
