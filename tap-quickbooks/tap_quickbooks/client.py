@@ -496,7 +496,15 @@ class QuickBooksStream(Stream):
     offset shifted). The SDK's per-record state increment is disabled.
     """
 
+    # The stream-list contract (every stream of `streams.STREAM_TYPES` declares these; the
+    # table is always `raw.qb_<name>`): `name` snake_case plural, `entity` QBO's name,
+    # `kind` "name_list" | "transaction" | "singleton" (later "report"), `cdc` whether
+    # QuickBooks CDC serves the entity, `tombstones` whether deletes reach the table as
+    # tombstones.
     entity: t.ClassVar[str]
+    kind: t.ClassVar[str] = "transaction"
+    cdc: t.ClassVar[bool] = True
+    tombstones: t.ClassVar[bool] = False
     include_inactive: t.ClassVar[bool] = False
     primary_keys: t.ClassVar[list[str]] = ["realm_id", "id"]
     replication_key = "last_updated_time"
