@@ -1,0 +1,361 @@
+"""How each stream of one company is read this run, decided and prepared in one round trip.
+
+Intuit meters reads, so the first stream of a realm plans the run of every selected
+stream of that realm at once and spends as few requests as it can:
+
+- **CDC**: every stream that QuickBooks' change feed serves and that was read completely
+  less than 30 days ago (minus a margin) is read from a single `/cdc` request for all of
+  them. An answer that reaches the 1,000-object cap is split (the entities in two halves,
+  again as needed); an entity that alone fills the cap is read by query windows.
+- **Batch**: the singletons (`SELECT *`), the first page of every other stream that was
+  read before (most runs find fewer rows than a page: the stream is then done), and the
+  `COUNT(*)` of every stream read for the first time go out as `/batch` statements, 30 to
+  a request.
+- **Windows**: everything else (a backfill, a stream CDC cannot serve, a page that came
+  back full) is read by verified query windows; the count from the batch sizes them.
+
+Deletes of transactions come from the same `/cdc` request: for a stream read by windows
+its deletes are asked from the moment they were last checked (clamped to CDC's 30 days).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import threading
+import typing as t
+
+from tap_quickbooks import connection, envelope, query, records, windows
+from tap_quickbooks.errors import AuthError, TapQuickBooksError
+
+if t.TYPE_CHECKING:
+    from tap_quickbooks.connection import RealmConnection, RequestStats
+    from tap_quickbooks.settings import Settings
+
+logger = logging.getLogger("tap-quickbooks.plan")
+
+CDC_HORIZON = dt.timedelta(days=30)  # Intuit: CDC tracks changes within the last 30 days
+# Margin for clock skew between this machine and QuickBooks, and for changes committed
+# with a time slightly before the moment they became visible.
+CHECK_MARGIN = dt.timedelta(minutes=5)
+CHECKED_THROUGH = "checked_through"  # the stream is complete up to here (state key)
+DELETES_CHECKED_AT = "deletes_checked_at"  # deletes are reported up to here (state key)
+
+
+class StreamFacts(t.Protocol):
+    """What the plan needs to know of a stream (its class attributes)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def entity(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def cdc(self) -> bool: ...
+
+    @property
+    def tombstones(self) -> bool: ...
+
+    @property
+    def include_inactive(self) -> bool: ...
+
+
+@dataclasses.dataclass
+class Route:
+    """How one stream of one realm is read this run, and what was read for it already."""
+
+    # "rows": `rows` is all there is; "windows": query windows from `start`; "single": one
+    # `SELECT *` (a singleton whose planning batch failed)
+    mode: str
+    start: dt.datetime
+    end: dt.datetime
+    rows: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    count: int | None = None  # COUNT(*) of [start, end), when counted
+    tombstones: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    checked_through: dt.datetime | None = None  # after success, complete up to here
+    deletes_checked_at: dt.datetime | None = None  # after success, deletes known to here
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+
+def _parse(value: t.Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return windows.to_utc(dt.datetime.fromisoformat(value))
+    return None
+
+
+def bookmark_of(state: dict[str, t.Any]) -> dt.datetime | None:
+    """The row bookmark (`replication_key_value`) of a partition state."""
+    if state.get("replication_key") != "last_updated_time":
+        return None
+    return _parse(state.get("replication_key_value"))
+
+
+def checkpoint_of(state: dict[str, t.Any]) -> dt.datetime | None:
+    """The moment up to which a stream is known complete (bookmark or `checked_through`)."""
+    found = [m for m in (bookmark_of(state), _parse(state.get(CHECKED_THROUGH))) if m]
+    return max(found) if found else None
+
+
+class RealmPlan:
+    """The routes of every selected stream of one realm for this run."""
+
+    def __init__(
+        self,
+        conn: RealmConnection,
+        settings: Settings,
+        run_started_at: dt.datetime,
+        stats: RequestStats,
+    ) -> None:
+        """Nothing is requested before :meth:`prepare`."""
+        self.conn = conn
+        self.settings = settings
+        self.now = run_started_at
+        self.stats = stats
+        self.routes: dict[str, Route] = {}
+        self.prepared = False
+        self._lock = threading.Lock()
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def prepare(
+        self, streams: t.Sequence[tuple[StreamFacts, dict[str, t.Any]]]
+    ) -> dict[str, Route]:
+        """Decide and prepare the route of each `(stream, its partition state)`, once."""
+        with self._lock:
+            if not self.prepared:
+                self._prepare(streams)
+                self.prepared = True
+            return self.routes
+
+    def _prepare(self, streams: t.Sequence[tuple[StreamFacts, dict[str, t.Any]]]) -> None:
+        settings = self.settings
+        end = settings.end_date or self.now
+        live = settings.end_date is None or settings.end_date >= self.now
+        horizon = self.now - CDC_HORIZON + CHECK_MARGIN
+        cdc_rows: list[StreamFacts] = []
+        cdc_deletes: list[tuple[StreamFacts, dt.datetime]] = []
+        batch: list[tuple[StreamFacts, str, str]] = []  # (stream, what, statement)
+        for stream, state in streams:
+            checkpoint = checkpoint_of(state)
+            start = max(settings.start_date, checkpoint) if checkpoint else settings.start_date
+            route = Route("windows", start, end)
+            self.routes[stream.name] = route
+            if stream.kind == "singleton":
+                route.mode = "rows"
+                batch.append((stream, "all", query.select_all(stream.entity)))
+                continue
+            if start >= end:
+                route.mode = "rows"
+                continue
+            use_cdc = (
+                stream.cdc
+                and settings.use_cdc
+                and live
+                and checkpoint is not None
+                and checkpoint >= horizon
+            )
+            if use_cdc:
+                cdc_rows.append(stream)
+                continue
+            rng = query.Range(start, end)
+            if checkpoint is None:
+                text = query.count_query(
+                    stream.entity, rng, include_inactive=stream.include_inactive
+                )
+                batch.append((stream, "count", text))
+            else:
+                text = query.select_query(
+                    stream.entity,
+                    rng,
+                    start_position=1,
+                    max_results=settings.page_size,
+                    include_inactive=stream.include_inactive,
+                )
+                batch.append((stream, "page", text))
+            if stream.tombstones and settings.include_deletes:
+                if checkpoint is None:
+                    # A first read: nothing emitted earlier can have been deleted.
+                    route.deletes_checked_at = self.now - CHECK_MARGIN
+                else:
+                    since = _parse(state.get(DELETES_CHECKED_AT)) or checkpoint
+                    cdc_deletes.append((stream, since))
+        futures = []
+        executor = self.conn.executor
+        for group in _chunks(batch, connection.MAX_BATCH_ITEMS):
+            futures.append(executor.submit(self._run_batch, group))
+        if cdc_rows or cdc_deletes:
+            futures.append(executor.submit(self._run_cdc, cdc_rows, cdc_deletes))
+        for future in futures:
+            future.result()
+
+    # -- batch -----------------------------------------------------------------------------
+
+    def _run_batch(self, group: list[tuple[StreamFacts, str, str]]) -> None:
+        try:
+            answers, _ = self.conn.batch([text for _, _, text in group], self.stats)
+        except AuthError:
+            raise
+        except TapQuickBooksError as exc:
+            # Each stream then reads on its own (and fails there, with its own message).
+            logger.warning(
+                "Planning batch for realm %s failed (%s); each stream is read on its own",
+                self.conn.realm_id,
+                exc,
+            )
+            for stream, what, _ in group:
+                self.routes[stream.name].mode = "single" if what == "all" else "windows"
+            return
+        for (stream, what, text), answer in zip(group, answers, strict=True):
+            route = self.routes[stream.name]
+            if what == "count":
+                total = answer.get("totalCount", 0)
+                if not isinstance(total, int) or total < 0:
+                    msg = f"QuickBooks answered COUNT(*) of {stream.entity} with {total!r}"
+                    raise TapQuickBooksError(msg)
+                route.count = total
+                if total == 0:
+                    route.mode = "rows"
+                    route.checked_through = route.end - CHECK_MARGIN
+                continue
+            objects = [o for o in answer.get(stream.entity) or [] if isinstance(o, dict)]
+            if what == "page" and len(objects) >= self.settings.page_size:
+                continue  # more than a page changed: read by windows
+            route.mode = "rows"
+            source = envelope.Source(
+                realm_id=self.conn.realm_id,
+                window_start=route.start.isoformat() if what == "page" else None,
+                window_end=route.end.isoformat() if what == "page" else None,
+                request_payload=self.conn.request_payload(
+                    "batch", {"query": text, "start_position": 1}
+                ),
+                page_number=1,
+                page_size=self.settings.page_size,
+            )
+            route.rows = envelope.envelopes(envelope.object_rows(objects), source)
+            if what == "page":
+                route.checked_through = route.end - CHECK_MARGIN
+
+    # -- CDC -------------------------------------------------------------------------------
+
+    def _run_cdc(
+        self,
+        rows: list[StreamFacts],
+        deletes: list[tuple[StreamFacts, dt.datetime]],
+    ) -> None:
+        """One `/cdc` request for every stream that needs one (split at the cap)."""
+        horizon = self.now - CDC_HORIZON + CHECK_MARGIN
+        since_of: dict[str, dt.datetime] = {}
+        for stream in rows:
+            since_of[stream.entity] = self.routes[stream.name].start
+        for stream, since in deletes:
+            if since < horizon:
+                self._warn_old_deletes(stream, since, self.now)
+                since = horizon
+            since_of[stream.entity] = min(since, since_of.get(stream.entity, since))
+        by_entity = {s.entity: s for s in rows} | {s.entity: s for s, _ in deletes}
+        since = min(since_of.values())
+        try:
+            answers = self._cdc_split(list(since_of), since)
+        except AuthError:
+            raise
+        except TapQuickBooksError as exc:
+            # The change feed refused: rows are read by windows, deletes wait for next run.
+            for stream in by_entity.values():
+                route = self.routes[stream.name]
+                route.warnings.append(
+                    f"QuickBooks CDC failed for {stream.name} realm {self.conn.realm_id} "
+                    f"({exc}); rows are read by query windows and deletes are checked next run"
+                )
+            return
+        read_rows = {s.entity for s in rows}
+        for entity, (answer, capped) in answers.items():
+            stream = by_entity[entity]
+            route = self.routes[stream.name]
+            server_now = answer.server_time or self.now
+            checked = max(server_now - CHECK_MARGIN, since_of[entity])
+            # QuickBooks' clock decides what CDC still covers (this machine's may differ).
+            stale = server_now - since_of[entity] > CDC_HORIZON - CHECK_MARGIN
+            objects = answer.objects.get(entity, [])
+            live = [o for o in objects if not envelope.is_tombstone(o)]
+            dead = [o for o in objects if envelope.is_tombstone(o) and o.get("Id")]
+            window_start = since_of[entity].isoformat()
+            window_end = server_now.isoformat()
+            if stream.tombstones and self.settings.include_deletes:
+                source = envelope.Source(
+                    realm_id=self.conn.realm_id,
+                    window_start=window_start,
+                    window_end=window_end,
+                    request_payload=answer.request_payload,
+                    deleted=True,
+                )
+                route.tombstones = envelope.envelopes(
+                    envelope.object_rows(records.strip_nul(o) for o in dead), source
+                )
+                route.deletes_checked_at = checked
+                if server_now - since_of[entity] > CDC_HORIZON:
+                    self._warn_old_deletes(stream, since_of[entity], server_now)
+                if capped:
+                    route.warnings.append(
+                        f"CDC returned {len(objects)} objects for {stream.name} realm "
+                        f"{self.conn.realm_id} (its limit is {connection.CDC_MAX_OBJECTS}): some "
+                        "deletes may be missing; run `qbo-warehouse reconcile --mark-deleted` "
+                        "to check"
+                    )
+            if entity not in read_rows or capped or stale:
+                continue  # rows: by windows
+            route.mode = "rows"
+            source = envelope.Source(
+                realm_id=self.conn.realm_id,
+                window_start=window_start,
+                window_end=window_end,
+                request_payload=answer.request_payload,
+            )
+            route.rows = envelope.envelopes(envelope.object_rows(live), source)
+            route.checked_through = checked
+
+    def _warn_old_deletes(self, stream: StreamFacts, since: dt.datetime, now: dt.datetime) -> None:
+        horizon = now - CDC_HORIZON
+        self.routes[stream.name].warnings.append(
+            f"Deletes of {stream.name} for realm {self.conn.realm_id} were last checked "
+            f"at {since.isoformat()}, more than 30 days ago: QuickBooks CDC cannot "
+            f"report every {stream.entity} deleted before {horizon.date()}. Run "
+            "`qbo-warehouse reconcile --mark-deleted` (make reconcile "
+            "ARGS=--mark-deleted), a full id reconciliation, to mark those rows deleted."
+        )
+
+    def _cdc_split(
+        self, entities: list[str], since: dt.datetime
+    ) -> dict[str, tuple[connection.CdcAnswer, bool]]:
+        """`entity -> (its answer, whether that answer alone filled the cap)`."""
+        answer = self.conn.cdc(entities, since, self.stats)
+        if answer.total < connection.CDC_MAX_OBJECTS:
+            return {entity: (answer, False) for entity in entities}
+        if len(entities) == 1:
+            return {entities[0]: (answer, True)}
+        half = len(entities) // 2
+        logger.info(
+            "CDC answer for realm %s reached %d objects: asking for %d and %d entities apart",
+            self.conn.realm_id,
+            answer.total,
+            half,
+            len(entities) - half,
+        )
+        del answer
+        return self._cdc_split(entities[:half], since) | self._cdc_split(entities[half:], since)
+
+
+def _chunks(items: list[t.Any], size: int) -> list[list[t.Any]]:
+    """`items` in consecutive groups of at most `size`, as even as possible."""
+    if not items:
+        return []
+    groups = -(-len(items) // size)
+    per = -(-len(items) // groups)
+    return [items[i : i + per] for i in range(0, len(items), per)]
