@@ -13,13 +13,14 @@ from __future__ import annotations
 import typing as t
 
 from singer_sdk import Stream, Tap
+from singer_sdk.about import MarkdownFormatter
 from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.singerlib.encoding.simple import RecordMessage
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
+from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
-
-from tap_quickbooks.output import FastSingerWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,7 +44,19 @@ TOUCH_POINTS: tuple[tuple[str, str, str], ...] = (
     ("singer_sdk.helpers._util", "utc_now", "RECORD time_extracted"),
     ("singer_sdk.helpers._classproperty", "classproperty", "_env_var_config is one"),
     ("singer_sdk.singerlib.encoding.simple", "RecordMessage", "RECORD messages"),
+    ("singer_sdk.singerlib.encoding.simple", "Message", "the writer's argument type"),
+    ("singer_sdk.singerlib.json", "serialize_json", "the writer's fallback encoding"),
+    ("singer_sdk.io_base", "SingerWriter", "the base of the orjson writer"),
+    ("singer_sdk.Tap", "_get_about_info", "the README's settings table"),
+    ("singer_sdk.about", "MarkdownFormatter", "the README's settings table"),
 )
+
+__all__ = ["Message", "RecordMessage", "SingerWriter", "serialize_json"]
+
+
+def about_markdown(tap: type[Tap]) -> str:
+    """What `--about --format=markdown` prints for `tap`."""
+    return MarkdownFormatter().format_about(tap._get_about_info())
 
 
 def partition_state(tap: Tap, stream: str, partition: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -91,13 +104,13 @@ class InternalsStream(Stream):
     @override
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
         """Write RECORD lines straight through the tap's orjson writer (no message objects)."""
-        writer = self._tap.message_writer
-        if not isinstance(writer, FastSingerWriter):
+        write = getattr(self._tap.message_writer, "write_record", None)  # output.py's writer
+        if write is None:
             super()._write_record_message(record)
             return
         extracted = utc_now()
         for stream, mapped in self.mapped_records(record):
-            writer.write_record(stream, mapped, self._stream_version, extracted)
+            write(stream, mapped, self._stream_version, extracted)
         self.state_manager.is_flushed = False
 
     def mapped_records(self, record: dict[str, t.Any]) -> Iterator[tuple[str, dict[str, t.Any]]]:
