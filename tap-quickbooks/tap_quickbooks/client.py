@@ -341,7 +341,9 @@ class QuickBooksStream(InternalsStream):
         conn = self.connections.get(realm)
         totals = StreamTotals()
         started = time.monotonic()
+        preparing = not self.connections.plan(realm).prepared
         route = self._route(realm)
+        prior = self.connections.plan(realm).failure if preparing else None
         for warning in route.warnings:
             self.logger.warning("%s", warning)
 
@@ -393,7 +395,9 @@ class QuickBooksStream(InternalsStream):
                 first.close()
                 first, stats = None, RequestStats()
             with gc_paused():
-                yield from self._sync_windows(conn, context, plan, stats, totals, first, counted)
+                yield from self._sync_windows(
+                    conn, context, plan, stats, totals, first, counted, prior
+                )
             route.checked_through = route.end - realm_plan.CHECK_MARGIN
         tombstones, route.tombstones = route.tombstones, []
         totals.tombstones = len(tombstones)
@@ -442,6 +446,7 @@ class QuickBooksStream(InternalsStream):
         totals: StreamTotals,
         first: pipeline.WindowPipeline[dict[str, t.Any]] | None = None,
         counted: dict[windows.Window, int] | None = None,
+        prior: RetriesExhaustedError | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
         """Emit every row of the windows in order, committing at verified points.
 
@@ -456,13 +461,16 @@ class QuickBooksStream(InternalsStream):
         started = time.monotonic()
         successor = self._prefetch_next(context)
         while todo:
-            conn.auth.clear_failure()  # a failed token refresh is tried again per attempt
-            run = first or self._pipeline(
-                conn, todo, stats, self._committed.get(realm), counted if todo == plan else None
-            )
-            first = None
-            run.successor = successor
             try:
+                if prior is not None:  # the planning request was this window's first attempt
+                    failed, prior = prior, None
+                    raise failed
+                conn.auth.clear_failure()  # a failed token refresh is tried again per attempt
+                run = first or self._pipeline(
+                    conn, todo, stats, self._committed.get(realm), counted if todo == plan else None
+                )
+                first = None
+                run.successor = successor
                 for event in run:
                     if isinstance(event, list):
                         yield from event

@@ -28,7 +28,7 @@ import threading
 import typing as t
 
 from tap_quickbooks import connection, envelope, query, records, windows
-from tap_quickbooks.errors import AuthError, TapQuickBooksError
+from tap_quickbooks.errors import AuthError, RetriesExhaustedError, TapQuickBooksError
 
 if t.TYPE_CHECKING:
     from tap_quickbooks.connection import RealmConnection, RequestStats
@@ -121,6 +121,9 @@ class RealmPlan:
         self.stats = stats
         self.routes: dict[str, Route] = {}
         self.prepared = False
+        # Why a planning request failed after its retries (the first window attempt of the
+        # stream that planned, for its circuit breaker).
+        self.failure: RetriesExhaustedError | None = None
         self._lock = threading.Lock()
 
     # -- deciding --------------------------------------------------------------------------
@@ -204,6 +207,8 @@ class RealmPlan:
         except AuthError:
             raise
         except TapQuickBooksError as exc:
+            if isinstance(exc, RetriesExhaustedError):
+                self.failure = exc
             # Each stream then reads on its own (and fails there, with its own message).
             logger.warning(
                 "Planning batch for realm %s failed (%s); each stream is read on its own",

@@ -52,10 +52,8 @@ class CustomersStream(NameListStream):
     entity = "Customer"
 
 
-class CustomerTypesStream(NameListStream, include_inactive=False):
+class CustomerTypesStream(NameListStream):
     """CustomerType: active and inactive.
-
-    Queried without an Active filter, as singer-io does (see `entity_overrides`).
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customertype
     """
