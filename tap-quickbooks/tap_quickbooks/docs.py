@@ -78,7 +78,9 @@ def render(text: str) -> str:
         if not pattern.search(text):
             msg = f"no <!-- generated:{name} --> block"
             raise ValueError(msg)
-        text = pattern.sub(lambda m, g=generate: m.group(1) + g() + "\n" + m.group(3), text)
+        found = pattern.search(text)
+        assert found is not None
+        text = text[: found.start(2)] + generate() + "\n" + text[found.end(2) :]
     return text
 
 
