@@ -50,6 +50,7 @@ _T = t.TypeVar("_T")
 # 401s a request answers with a token refresh before it gives up (the app needs re-authorizing).
 MAX_REFRESHES_PER_REQUEST = 2
 MAX_BATCH_ITEMS = 30  # Intuit: at most 30 statements per /batch request (PROTOCOL §11)
+BATCH_PER_MINUTE = 35  # Intuit: 40 /batch requests per minute per realm and app, with a margin
 CDC_MAX_OBJECTS = 1000  # Intuit: a /cdc answer holds at most 1,000 objects (PROTOCOL §8)
 
 _XML_DETAIL = re.compile(r"<Detail>(.*?)</Detail>", re.S)
@@ -157,6 +158,8 @@ class RealmConnection:
             user_agent=settings.user_agent,
         )
         self.limiter = limits.RateLimiter(settings.max_requests_per_minute)
+        # Intuit also limits /batch requests: 40 per minute per realm and app (PROTOCOL §7).
+        self.batch_limiter = limits.RateLimiter(BATCH_PER_MINUTE)
         # One response body is parsed and converted at a time (parsing holds the GIL
         # anyway): pages in flight wait as bytes, never as parsed trees.
         self._decoding = threading.Lock()
@@ -224,6 +227,8 @@ class RealmConnection:
         refreshed = 0  # 401s answered by a refresh, for this request
         while True:
             token, generation = self.auth.token()
+            if body is not None:
+                self.batch_limiter.acquire()
             self.limiter.acquire()
             stats.add(requests=1)
             try:

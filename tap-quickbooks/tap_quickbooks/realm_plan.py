@@ -40,6 +40,8 @@ CDC_HORIZON = dt.timedelta(days=30)  # Intuit: CDC tracks changes within the las
 # Margin for clock skew between this machine and QuickBooks, and for changes committed
 # with a time slightly before the moment they became visible.
 CHECK_MARGIN = dt.timedelta(minutes=5)
+# Margin under QuickBooks' own time of a /cdc answer (no skew: changes still committing).
+CDC_MARGIN = dt.timedelta(seconds=60)
 CHECKED_THROUGH = "checked_through"  # the stream is complete up to here (state key)
 DELETES_CHECKED_AT = "deletes_checked_at"  # deletes are reported up to here (state key)
 
@@ -285,7 +287,7 @@ class RealmPlan:
             stream = by_entity[entity]
             route = self.routes[stream.name]
             server_now = answer.server_time or self.now
-            checked = max(server_now - CHECK_MARGIN, since_of[entity])
+            checked = max(server_now - CDC_MARGIN, since_of[entity])
             # QuickBooks' clock decides what CDC still covers (this machine's may differ).
             stale = server_now - since_of[entity] > CDC_HORIZON - CHECK_MARGIN
             objects = answer.objects.get(entity, [])
