@@ -36,7 +36,11 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-quickbooks.plan")
 
-CDC_HORIZON = dt.timedelta(days=30)  # Intuit: CDC tracks changes within the last 30 days
+CDC_WINDOW = dt.timedelta(days=30)  # Intuit: CDC tracks changes within the last 30 days
+# CDC is never asked further back than CDC_WINDOW less this (a clock behind QuickBooks' by up
+# to an hour, or a company that counts the 30 days in its own time zone, still gets a start it
+# covers).
+CDC_SKEW_MARGIN = dt.timedelta(hours=1)
 # Margin for clock skew between this machine and QuickBooks, and for changes committed
 # with a time slightly before the moment they became visible.
 CHECK_MARGIN = dt.timedelta(minutes=5)
@@ -44,6 +48,17 @@ CHECK_MARGIN = dt.timedelta(minutes=5)
 CDC_MARGIN = dt.timedelta(seconds=60)
 CHECKED_THROUGH = "checked_through"  # the stream is complete up to here (state key)
 DELETES_CHECKED_AT = "deletes_checked_at"  # deletes are reported up to here (state key)
+
+
+def cdc_since(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The `changedSince` to ask for changes since `wanted`: never older than CDC covers.
+
+    QuickBooks documents CDC as covering the last 30 days; an older start is answered either
+    silently or with a 400 fault ("... older than fixed days is not supported"), depending on
+    the company. So the start is clamped to `now` - 30 days + a margin for clock skew.
+    """
+    oldest = (now - CDC_WINDOW + CDC_SKEW_MARGIN).replace(microsecond=0)
+    return max(wanted, oldest)
 
 
 class StreamFacts(t.Protocol):
@@ -144,7 +159,7 @@ class RealmPlan:
         settings = self.settings
         end = settings.end_date or self.now
         live = settings.end_date is None or settings.end_date >= self.now
-        horizon = self.now - CDC_HORIZON + CHECK_MARGIN
+        horizon = cdc_since(dt.datetime.min.replace(tzinfo=dt.UTC), self.now)
         cdc_rows: list[StreamFacts] = []
         cdc_deletes: list[tuple[StreamFacts, dt.datetime]] = []
         batch: list[tuple[StreamFacts, str, str]] = []  # (stream, what, statement)
@@ -167,8 +182,17 @@ class RealmPlan:
                 and checkpoint is not None
                 and checkpoint >= horizon
             )
+            deletes_wanted = None
+            if stream.tombstones and settings.include_deletes and checkpoint is not None:
+                # Deletes are unchecked since they were last checked (else since the rows
+                # the last run emitted: its bookmark).
+                deletes_wanted = (
+                    _parse(state.get(DELETES_CHECKED_AT)) or bookmark_of(state) or checkpoint
+                )
             if use_cdc:
                 cdc_rows.append(stream)
+                if deletes_wanted is not None and deletes_wanted < start:
+                    cdc_deletes.append((stream, deletes_wanted))
                 continue
             rng = query.Range(start, end)
             if checkpoint is None:
@@ -186,12 +210,11 @@ class RealmPlan:
                 )
                 batch.append((stream, "page", text))
             if stream.tombstones and settings.include_deletes:
-                if checkpoint is None:
+                if deletes_wanted is None:
                     # A first read: nothing emitted earlier can have been deleted.
                     route.deletes_checked_at = self.now - CHECK_MARGIN
                 else:
-                    since = _parse(state.get(DELETES_CHECKED_AT)) or checkpoint
-                    cdc_deletes.append((stream, since))
+                    cdc_deletes.append((stream, deletes_wanted))
         futures = []
         executor = self.conn.executor
         for group in _chunks(batch, connection.MAX_BATCH_ITEMS):
@@ -258,14 +281,15 @@ class RealmPlan:
         deletes: list[tuple[StreamFacts, dt.datetime]],
     ) -> None:
         """One `/cdc` request for every stream that needs one (split at the cap)."""
-        horizon = self.now - CDC_HORIZON + CHECK_MARGIN
         since_of: dict[str, dt.datetime] = {}
+        wanted_of: dict[str, dt.datetime] = {}
         for stream in rows:
             since_of[stream.entity] = self.routes[stream.name].start
-        for stream, since in deletes:
-            if since < horizon:
-                self._warn_old_deletes(stream, since, self.now)
-                since = horizon
+        for stream, wanted in deletes:
+            wanted_of[stream.entity] = wanted
+            since = cdc_since(wanted, self.now)
+            if since > wanted:
+                self._warn_old_deletes(stream, wanted, since)
             since_of[stream.entity] = min(since, since_of.get(stream.entity, since))
         by_entity = {s.entity: s for s in rows} | {s.entity: s for s, _ in deletes}
         since = min(since_of.values())
@@ -274,13 +298,24 @@ class RealmPlan:
         except AuthError:
             raise
         except TapQuickBooksError as exc:
-            # The change feed refused: rows are read by windows, deletes wait for next run.
+            # The change feed refused: rows are read by windows; deletes stay unchecked from
+            # where they were, for the next run.
             for stream in by_entity.values():
                 route = self.routes[stream.name]
-                route.warnings.append(
-                    f"QuickBooks CDC failed for {stream.name} realm {self.conn.realm_id} "
-                    f"({exc}); rows are read by query windows and deletes are checked next run"
-                )
+                entity = stream.entity
+                if stream in rows:
+                    route.warnings.append(
+                        f"{stream.name} for realm {self.conn.realm_id}: CDC from "
+                        f"{since_of[entity].isoformat()} failed ({exc}); reading query windows"
+                    )
+                if stream.tombstones and self.settings.include_deletes:
+                    route.warnings.append(
+                        f"Deletes of {stream.name} for realm {self.conn.realm_id} were not "
+                        f"checked this run (CDC from {since_of[entity].isoformat()} failed: "
+                        f"{exc}); the rows and the state are saved, and the next run checks "
+                        "deletes again."
+                    )
+                    route.deletes_checked_at = wanted_of.get(entity, since_of[entity])
             return
         read_rows = {s.entity for s in rows}
         for entity, (answer, capped) in answers.items():
@@ -289,7 +324,7 @@ class RealmPlan:
             server_now = answer.server_time or self.now
             checked = max(server_now - CDC_MARGIN, since_of[entity])
             # QuickBooks' clock decides what CDC still covers (this machine's may differ).
-            stale = server_now - since_of[entity] > CDC_HORIZON - CHECK_MARGIN
+            stale = server_now - since_of[entity] > CDC_WINDOW - CHECK_MARGIN
             objects = answer.objects.get(entity, [])
             live = [o for o in objects if not envelope.is_tombstone(o)]
             dead = [o for o in objects if envelope.is_tombstone(o) and o.get("Id")]
@@ -307,8 +342,8 @@ class RealmPlan:
                     envelope.object_rows(records.strip_nul(o) for o in dead), source
                 )
                 route.deletes_checked_at = checked
-                if server_now - since_of[entity] > CDC_HORIZON:
-                    self._warn_old_deletes(stream, since_of[entity], server_now)
+                if server_now - since_of[entity] > CDC_WINDOW:  # QuickBooks' clock ahead
+                    self._warn_old_deletes(stream, since_of[entity], since_of[entity])
                 if capped:
                     route.warnings.append(
                         f"CDC returned {len(objects)} objects for {stream.name} realm "
@@ -328,14 +363,16 @@ class RealmPlan:
             route.rows = envelope.envelopes(envelope.object_rows(live), source)
             route.checked_through = checked
 
-    def _warn_old_deletes(self, stream: StreamFacts, since: dt.datetime, now: dt.datetime) -> None:
-        horizon = now - CDC_HORIZON
+    def _warn_old_deletes(
+        self, stream: StreamFacts, wanted: dt.datetime, since: dt.datetime
+    ) -> None:
         self.routes[stream.name].warnings.append(
             f"Deletes of {stream.name} for realm {self.conn.realm_id} were last checked "
-            f"at {since.isoformat()}, more than 30 days ago: QuickBooks CDC cannot "
-            f"report every {stream.entity} deleted before {horizon.date()}. Run "
-            "`qbo-warehouse reconcile --mark-deleted` (make reconcile "
-            "ARGS=--mark-deleted), a full id reconciliation, to mark those rows deleted."
+            f"at {wanted.isoformat()}, more than 30 days ago: QuickBooks CDC covers only the "
+            f"last 30 days, so deletes were read from {since.isoformat()}. "
+            f"{stream.entity} objects deleted before then may be missing: run "
+            "`qbo-warehouse reconcile --mark-deleted` (make reconcile ARGS=--mark-deleted), "
+            "a full id reconciliation, to mark those rows deleted."
         )
 
     def _cdc_split(

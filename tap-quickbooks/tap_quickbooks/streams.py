@@ -8,6 +8,14 @@ stream `x` is `raw.qb_x`. Intuit's reference for each entity is linked.
 from __future__ import annotations
 
 from tap_quickbooks.client import QuickBooksStream
+from tap_quickbooks.realm_plan import (  # re-exported: CDC's limits, by the streams they shape
+    CDC_SKEW_MARGIN,
+    CDC_WINDOW,
+    DELETES_CHECKED_AT,
+    cdc_since,
+)
+
+__all__ = ["CDC_SKEW_MARGIN", "CDC_WINDOW", "DELETES_CHECKED_AT", "STREAM_TYPES", "cdc_since"]
 
 
 class NameListStream(QuickBooksStream, kind="name_list"):
