@@ -58,7 +58,7 @@ __all__ = [
     "close_connections",
 ]
 
-CHUNK_PAGES = 25  # pages between two verifying COUNT(*) requests (and bookmark commits)
+CHUNK_PAGES = realm_plan.CHUNK_PAGES  # pages between two verifying counts (and commits)
 MAX_CHURN_RESTARTS = 5  # restarts of a window in a row without the bookmark moving
 KINDS = ("name_list", "transaction", "singleton")
 
@@ -250,6 +250,8 @@ class QuickBooksStream(InternalsStream):
                 "windows",
                 max(start, self.settings.start_date),
                 self.settings.end_date or self.connections.run_started_at,
+                self.entity,
+                self.include_inactive,
             )
         return routes[self.name]
 
@@ -269,9 +271,11 @@ class QuickBooksStream(InternalsStream):
         self.emit_state()
 
     def _plan(self, route: realm_plan.Route) -> list[windows.Window]:
-        """The windows of a windows route: as few as its count allows."""
+        """The windows of a windows route: as few as its counts allow."""
         if route.mode != "windows" or route.start >= route.end or route.count == 0:
             return []
+        if route.windows is not None:  # counted and merged by the plan
+            return [window for window, _ in route.windows]
         if route.count is not None and route.count <= self.settings.page_size:
             return [windows.Window(route.start, route.end)]
         return windows.plan_windows(route.start, route.end, self.settings.window_days)
@@ -306,7 +310,9 @@ class QuickBooksStream(InternalsStream):
         """The plan of a windows route and the counts already known for it."""
         plan = self._plan(route)
         counted: dict[windows.Window, int] = {}
-        if len(plan) == 1 and route.count is not None and committed is None:
+        if committed is None and route.windows is not None:
+            counted = dict(route.windows)
+        elif len(plan) == 1 and route.count is not None and committed is None:
             counted[plan[0]] = route.count
         return plan, counted
 

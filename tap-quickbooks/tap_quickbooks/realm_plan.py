@@ -46,6 +46,11 @@ CDC_SKEW_MARGIN = dt.timedelta(hours=1)
 CHECK_MARGIN = dt.timedelta(minutes=5)
 # Margin under QuickBooks' own time of a /cdc answer (no skew: changes still committing).
 CDC_MARGIN = dt.timedelta(seconds=60)
+CHUNK_PAGES = 25  # pages between two verifying COUNT(*) requests of a window (and commits)
+# Pages of one window at most (STARTPOSITION stays below 100,000 at 1,000 rows a page). The
+# verifying counts do not depend on it (one per chunk), so a backfill reads as few windows
+# as this allows: no partial pages and no empty windows between them.
+MAX_WINDOW_PAGES = 4 * CHUNK_PAGES
 CHECKED_THROUGH = "checked_through"  # the stream is complete up to here (state key)
 DELETES_CHECKED_AT = "deletes_checked_at"  # deletes are reported up to here (state key)
 
@@ -92,8 +97,12 @@ class Route:
     mode: str
     start: dt.datetime
     end: dt.datetime
+    entity: str = ""
+    include_inactive: bool = False
     rows: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     count: int | None = None  # COUNT(*) of [start, end), when counted
+    # The windows to read and their counts, when the plan counted them (a backfill).
+    windows: list[tuple[windows.Window, int]] | None = None
     tombstones: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
     checked_through: dt.datetime | None = None  # after success, complete up to here
     deletes_checked_at: dt.datetime | None = None  # after success, deletes known to here
@@ -166,7 +175,7 @@ class RealmPlan:
         for stream, state in streams:
             checkpoint = checkpoint_of(state)
             start = max(settings.start_date, checkpoint) if checkpoint else settings.start_date
-            route = Route("windows", start, end)
+            route = Route("windows", start, end, stream.entity, stream.include_inactive)
             self.routes[stream.name] = route
             if stream.kind == "singleton":
                 route.mode = "rows"
@@ -223,6 +232,71 @@ class RealmPlan:
             futures.append(executor.submit(self._run_cdc, cdc_rows, cdc_deletes))
         for future in futures:
             future.result()
+        self._count_windows()
+
+    # -- windows of a backfill -------------------------------------------------------------
+
+    def _count_windows(self) -> None:
+        """Count the windows of every large stream at once (`/batch`) and merge them.
+
+        A stream of up to `MAX_WINDOW_PAGES` pages is one window (its count is known); a
+        larger one is cut into `window_days` windows, counted 30 to a request, and adjacent
+        windows are merged while they fit in `MAX_WINDOW_PAGES`: each window costs its pages
+        and a verifying count per chunk, and an empty one nothing.
+        """
+        page = self.settings.page_size
+        todo: list[tuple[Route, windows.Window, str]] = []
+        for route in self.routes.values():
+            if route.mode != "windows" or route.count is None or route.count <= page:
+                continue
+            if route.count <= MAX_WINDOW_PAGES * page:
+                route.windows = [(windows.Window(route.start, route.end), route.count)]
+                continue
+            for window in windows.plan_windows(route.start, route.end, self.settings.window_days):
+                text = query.count_query(
+                    route.entity, window.range, include_inactive=route.include_inactive
+                )
+                todo.append((route, window, text))
+        if not todo:
+            return
+        counts: dict[tuple[int, windows.Window], int] = {}
+
+        def run(group: list[tuple[Route, windows.Window, str]]) -> None:
+            answers, _ = self.conn.batch([text for _, _, text in group], self.stats)
+            for (route, window, _), answer in zip(group, answers, strict=True):
+                counts[(id(route), window)] = _total(answer)
+
+        futures = [
+            self.conn.executor.submit(run, group)
+            for group in _chunks(todo, connection.MAX_BATCH_ITEMS)
+        ]
+        try:
+            for future in futures:
+                future.result()
+        except AuthError:
+            raise
+        except TapQuickBooksError as exc:
+            logger.warning(
+                "Counting windows for realm %s failed (%s); each stream counts its own",
+                self.conn.realm_id,
+                exc,
+            )
+            return
+        for route in {id(r): r for r, _, _ in todo}.values():
+            merged: list[tuple[windows.Window, int]] = []
+            group: list[tuple[windows.Window, int]] = []
+            for window in windows.plan_windows(route.start, route.end, self.settings.window_days):
+                n = counts[(id(route), window)]
+                if n == 0:
+                    continue
+                total = sum(c for _, c in group) + n
+                if group and -(-total // page) > MAX_WINDOW_PAGES:
+                    merged.append(_merge(group))
+                    group = []
+                group.append((window, n))
+            if group:
+                merged.append(_merge(group))
+            route.windows = merged
 
     # -- batch -----------------------------------------------------------------------------
 
@@ -394,6 +468,19 @@ class RealmPlan:
         )
         del answer
         return self._cdc_split(entities[:half], since) | self._cdc_split(entities[half:], since)
+
+
+def _merge(group: list[tuple[windows.Window, int]]) -> tuple[windows.Window, int]:
+    """Adjacent counted windows as one (the empty ones between them included)."""
+    return windows.Window(group[0][0].start, group[-1][0].end), sum(n for _, n in group)
+
+
+def _total(answer: dict[str, t.Any]) -> int:
+    total = answer.get("totalCount", 0)
+    if not isinstance(total, int) or total < 0:
+        msg = f"QuickBooks answered COUNT(*) with {total!r}"
+        raise TapQuickBooksError(msg)
+    return total
 
 
 def _chunks(items: list[t.Any], size: int) -> list[list[t.Any]]:

@@ -99,9 +99,10 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "window_days",
         "integer",
-        "Width of each extraction window in days; the first counts of 30 windows go in "
-        "one /batch request, then each window costs its pages and, past one page, a "
-        "verifying count every 25 pages.",
+        "Width in days of the windows a backfill counts a stream of more than 100 pages in "
+        "(30 counts to a /batch request); adjacent windows are merged up to 100 pages, and a "
+        "smaller stream is one window. Each window costs its pages and a verifying count "
+        "every 25 pages.",
         default=365,
         minimum=1,
         maximum=3660,
