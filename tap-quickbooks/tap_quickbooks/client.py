@@ -320,14 +320,20 @@ class QuickBooksStream(InternalsStream):
         """Prepare the pipeline of the stream and realm the SDK syncs after this one."""
         order = self._selected_in_order()
         here = [i for i, (s, c) in enumerate(order) if s is self and c == dict(context)]
-        if not here or here[0] + 1 >= len(order):
+        if not here:
             return None
-        stream, partition = order[here[0] + 1]
-        realm = partition["realm_id"]
+        # The next stream that reads windows (those read by the plan need no requests).
+        for stream, partition in order[here[0] + 1 :]:
+            realm = partition["realm_id"]
+            plan_of_realm = stream.connections.plan(realm)
+            if not plan_of_realm.prepared:
+                return None
+            route = plan_of_realm.routes.get(stream.name)
+            if route is not None and route.mode == "windows":
+                break
+        else:
+            return None
         conn = stream.connections.get(realm)
-        route = stream.connections.plan(realm).routes.get(stream.name)
-        if route is None or route.mode != "windows":
-            return None
         bookmark = realm_plan.bookmark_of(partition_state(self.tap, stream.name, partition))
         plan, counted = stream._windows_of(route, bookmark)
         if not plan:

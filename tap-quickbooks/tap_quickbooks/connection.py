@@ -401,12 +401,17 @@ class RealmConnection:
         return CdcAnswer(objects, self.request_payload("cdc", params), _server_time(data))
 
     def batch(
-        self, queries: t.Sequence[str], stats: RequestStats
+        self,
+        queries: t.Sequence[str],
+        stats: RequestStats,
+        entities: t.Sequence[str | None] | None = None,
     ) -> tuple[list[dict[str, t.Any]], dt.datetime | None]:
         """Run up to `MAX_BATCH_ITEMS` query statements in one `/batch` request.
 
-        Returns each statement's `QueryResponse`, in order, and QuickBooks' answer time.
-        A statement QuickBooks refused raises :class:`QueryFaultError`.
+        Returns each statement's `QueryResponse`, in order, and QuickBooks' answer time (None
+        when the rows were spliced). With `entities` (the entity of each `SELECT *`, None for
+        a count), rows are kept as their exact bytes (:class:`records.Spliced`) when the
+        answer allows. A statement QuickBooks refused raises :class:`QueryFaultError`.
         """
         if not 1 <= len(queries) <= MAX_BATCH_ITEMS:
             msg = f"a batch holds 1..{MAX_BATCH_ITEMS} statements, not {len(queries)}"
@@ -414,7 +419,18 @@ class RealmConnection:
         body = orjson.dumps(
             {"BatchItemRequest": [{"bId": str(i), "Query": q} for i, q in enumerate(queries)]}
         )
-        data = self.post("batch", body, stats)
+        if entities is not None:
+            wanted = list(entities)
+
+            def spliced(raw: bytes) -> dict[str, t.Any] | None:
+                found = records.split_batch(raw, wanted)
+                return None if found is None else {"spliced": found}
+
+            data = self.get_decoded("batch", {}, stats, _unchanged, spliced, body=body)
+            if "spliced" in data:
+                return data["spliced"], None
+        else:
+            data = self.post("batch", body, stats)
         answers: dict[str, dict[str, t.Any]] = {}
         for item in data.get("BatchItemResponse") or []:
             if not isinstance(item, dict):

@@ -100,17 +100,29 @@ def envelopes(rows: t.Iterable[Row], source: Source) -> list[dict[str, t.Any]]:
 
 
 def object_rows(objects: t.Iterable[t.Any]) -> list[Row]:
-    """Rows of parsed QBO objects (each payload encoded once, NULs already stripped)."""
-    return [
-        (
-            str(obj["Id"]),
-            obj.get("SyncToken"),
-            records.last_updated(obj),
-            records.RawJSON.encode(obj),
-        )
-        for obj in objects
-        if isinstance(obj, dict) and obj.get("Id") is not None
-    ]
+    """Rows of QBO objects, parsed or :class:`records.Spliced`.
+
+    A parsed object's payload is encoded once (NULs already stripped); a spliced row's
+    payload is its bytes as received.
+    """
+    rows: list[Row] = []
+    for obj in objects:
+        if isinstance(obj, records.Spliced):
+            head = obj.head
+            if head.Id is not None:
+                rows.append(
+                    (head.Id, head.SyncToken, head.last_updated(), records.RawJSON(obj.raw))
+                )
+        elif isinstance(obj, dict) and obj.get("Id") is not None:
+            rows.append(
+                (
+                    str(obj["Id"]),
+                    obj.get("SyncToken"),
+                    records.last_updated(obj),
+                    records.RawJSON.encode(obj),
+                )
+            )
+    return rows
 
 
 def is_tombstone(obj: dict[str, t.Any]) -> bool:

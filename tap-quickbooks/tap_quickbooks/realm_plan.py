@@ -51,6 +51,10 @@ CHUNK_PAGES = 25  # pages between two verifying COUNT(*) requests of a window (a
 # verifying counts do not depend on it (one per chunk), so a backfill reads as few windows
 # as this allows: no partial pages and no empty windows between them.
 MAX_WINDOW_PAGES = 4 * CHUNK_PAGES
+# Streams that fit in one page are read during planning, in /batch: at most this many pages
+# of rows in one answer, and this many pages of rows held until their streams' turn.
+SMALL_PAGES_PER_BATCH = 2
+SMALL_PAGES_HELD = 10
 CHECKED_THROUGH = "checked_through"  # the stream is complete up to here (state key)
 DELETES_CHECKED_AT = "deletes_checked_at"  # deletes are reported up to here (state key)
 
@@ -232,7 +236,77 @@ class RealmPlan:
             futures.append(executor.submit(self._run_cdc, cdc_rows, cdc_deletes))
         for future in futures:
             future.result()
+        self._read_small()
         self._count_windows()
+
+    # -- small streams of a backfill -------------------------------------------------------
+
+    def _read_small(self) -> None:
+        """Read every stream counted at one page or less in `/batch` requests, at once.
+
+        Up to 30 streams go in one request, as long as their rows fit in
+        `SMALL_PAGES_PER_BATCH` pages; the rows wait for their stream's turn (at most
+        `SMALL_PAGES_HELD` pages of them; the other small streams read their page then).
+        """
+        page = self.settings.page_size
+        held = 0
+        groups: list[list[tuple[Route, str]]] = [[]]
+        rows_in: list[int] = [0]
+        for route in self.routes.values():
+            count = route.count
+            if route.mode != "windows" or count is None or not 0 < count <= page:
+                continue
+            if held + count > SMALL_PAGES_HELD * page:
+                break
+            held += count
+            if (
+                len(groups[-1]) >= connection.MAX_BATCH_ITEMS
+                or rows_in[-1] + count > SMALL_PAGES_PER_BATCH * page
+            ):
+                groups.append([])
+                rows_in.append(0)
+            text = query.select_query(
+                route.entity,
+                query.Range(route.start, route.end),
+                start_position=1,
+                max_results=page,
+                include_inactive=route.include_inactive,
+            )
+            groups[-1].append((route, text))
+            rows_in[-1] += count
+
+        def run(group: list[tuple[Route, str]]) -> None:
+            answers, _ = self.conn.batch(
+                [text for _, text in group], self.stats, [route.entity for route, _ in group]
+            )
+            for (route, text), answer in zip(group, answers, strict=True):
+                objects = answer.get(route.entity) or []
+                if len(objects) >= page:
+                    continue  # grew meanwhile: read by windows
+                source = envelope.Source(
+                    realm_id=self.conn.realm_id,
+                    window_start=route.start.isoformat(),
+                    window_end=route.end.isoformat(),
+                    request_payload=self.conn.request_payload(
+                        "batch", {"query": text, "start_position": 1, "max_results": page}
+                    ),
+                    page_number=1,
+                    page_size=page,
+                )
+                route.rows = envelope.envelopes(envelope.object_rows(objects), source)
+                route.mode = "rows"
+                route.checked_through = route.end - CHECK_MARGIN
+
+        futures = [self.conn.executor.submit(run, group) for group in groups if group]
+        for future in futures:
+            try:
+                future.result()
+            except AuthError:
+                raise
+            except TapQuickBooksError as exc:  # those streams read their page themselves
+                logger.warning(
+                    "Reading small streams of realm %s failed (%s)", self.conn.realm_id, exc
+                )
 
     # -- windows of a backfill -------------------------------------------------------------
 
@@ -302,7 +376,11 @@ class RealmPlan:
 
     def _run_batch(self, group: list[tuple[StreamFacts, str, str]]) -> None:
         try:
-            answers, _ = self.conn.batch([text for _, _, text in group], self.stats)
+            answers, _ = self.conn.batch(
+                [text for _, _, text in group],
+                self.stats,
+                [None if what == "count" else stream.entity for stream, what, _ in group],
+            )
         except AuthError:
             raise
         except TapQuickBooksError as exc:
@@ -329,7 +407,7 @@ class RealmPlan:
                     route.mode = "rows"
                     route.checked_through = route.end - CHECK_MARGIN
                 continue
-            objects = [o for o in answer.get(stream.entity) or [] if isinstance(o, dict)]
+            objects = answer.get(stream.entity) or []
             if what == "page" and len(objects) >= self.settings.page_size:
                 continue  # more than a page changed: read by windows
             route.mode = "rows"
