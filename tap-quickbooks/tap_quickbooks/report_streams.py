@@ -15,16 +15,20 @@ import typing as t
 import weakref
 
 from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_quickbooks import limits, reports
-from tap_quickbooks.client import QuickBooksStream, RealmConnection, RequestStats
+from tap_quickbooks.connection import Connections, RealmConnection, RequestStats, connections_for
 from tap_quickbooks.errors import QueryFaultError
+from tap_quickbooks.sdk_internals import InternalsStream
 
 if t.TYPE_CHECKING:
     from concurrent.futures import Future
 
     from singer_sdk.helpers.types import Context
+
+    from tap_quickbooks.settings import Settings
 
 REPORT_SCHEMA = th.PropertiesList(
     th.Property("realm_id", th.StringType, required=True, description="QuickBooks company id"),
@@ -74,10 +78,16 @@ class ReportTooLargeError(QueryFaultError):
     """QuickBooks cut a report short and the period cannot be split further."""
 
 
-class ReportStream(QuickBooksStream):
-    """One QuickBooks report per period and accounting method."""
+class ReportStream(InternalsStream):
+    """One QuickBooks report per period and accounting method.
+
+    Not a `QuickBooksStream`: a report is no entity, so the realm plan (CDC, `/batch`,
+    windows) never sees it. It shares the realm's connection, budget and RECORD writer.
+    """
 
     kind: t.ClassVar[str] = "report"
+    cdc: t.ClassVar[bool] = False
+    tombstones: t.ClassVar[bool] = False
     entity: t.ClassVar[str]  # the report's name in the API, e.g. "ProfitAndLoss"
     #: Aging reports: read as of each period's last day, once (aging has no accounting basis).
     as_of: t.ClassVar[bool] = False
@@ -94,10 +104,45 @@ class ReportStream(QuickBooksStream):
     schema = REPORT_SCHEMA
     #: Reads only when selected (catalog, or `select` in meltano.yml): reports cost requests.
     selected_by_default = False
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are built JSON-ready
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Set up per-run bookkeeping."""
+        super().__init__(*args, **kwargs)
+        self._deselected: tuple[str, ...] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings of the tap."""
+        return self.tap.settings  # type: ignore[attr-defined, no-any-return]
 
     @property
     def report_settings(self) -> reports.ReportSettings:
-        return reports.load_report_settings(self.config)
+        return self.settings.report
+
+    @property
+    def connections(self) -> Connections:
+        """The realm connections shared by every stream of this run."""
+        return connections_for(self.tap, self.settings)
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        return [{"realm_id": realm} for realm in self.settings.realm_ids]
+
+    @override
+    def mapped_records(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+        """`(stream alias, record)` for each stream map that keeps the record."""
+        if self._deselected is None:
+            self._deselected = tuple(
+                name for name in self.schema["properties"] if not self.mask[("properties", name)]
+            )
+        for name in self._deselected:
+            record.pop(name, None)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield stream_map.stream_alias, mapped
 
     def _period_bookmark(self, context: Context) -> dt.date | None:
         state = self.get_context_state(context)
@@ -117,8 +162,7 @@ class ReportStream(QuickBooksStream):
             return
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = period_end.isoformat()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.emit_state()
 
     @classmethod
     def params(cls, first: dt.date, last: dt.date, method: str) -> dict[str, str]:

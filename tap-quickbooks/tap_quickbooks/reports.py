@@ -22,44 +22,55 @@ CASH = "Cash"
 #: QuickBooks cuts a report past its size cap (about 400,000 cells) and still answers 200; the
 #: last row then carries this sentence instead of data.
 TRUNCATED = "Unable to display more data. Please reduce the date range."
-PERIODS = ("month", "quarter")
 METHODS = {"accrual": (ACCRUAL,), "cash": (CASH,), "both": (ACCRUAL, CASH)}
-REPORT_DEFAULTS: dict[str, t.Any] = {
-    "report_period": "month",
-    "report_accounting_method": "accrual",
-    "report_restate_months": 3,
-    # Older Intuit docs: 200 report requests / minute / realm (PROTOCOL.md, [PARTIAL]).
-    "report_requests_per_minute": 200,
-    "report_start_date": None,
-}
+#: The report settings (declared, with defaults and bounds, in `settings.SPECS`).
+REPORT_SETTINGS = (
+    "report_period",
+    "report_accounting_method",
+    "report_restate_months",
+    "report_start_date",
+    "report_requests_per_minute",
+)
 
 
 @dataclass(frozen=True)
 class ReportSettings:
-    period: str
-    methods: tuple[str, ...]
-    restate_months: int
-    requests_per_minute: int
+    period: str = "month"
+    methods: tuple[str, ...] = (ACCRUAL,)
+    restate_months: int = 3
+    # Older Intuit docs: 200 report requests / minute / realm (PROTOCOL.md, [PARTIAL]).
+    requests_per_minute: int = 200
     start_date: dt.date | None = None  # reports from here (default: the tap's start_date)
+
+
+def report_fields(report: ReportSettings) -> dict[str, t.Any]:
+    """The `Settings` fields (named as the settings) of validated report settings."""
+    method = next(name for name, methods in METHODS.items() if methods == report.methods)
+    return {
+        "report_period": report.period,
+        "report_accounting_method": method,
+        "report_restate_months": report.restate_months,
+        "report_start_date": report.start_date,
+        "report_requests_per_minute": report.requests_per_minute,
+    }
 
 
 def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
     """The report settings of a tap config; SettingError names a bad one."""
+    from tap_quickbooks.settings import SPEC  # settings reads this module: import when used
 
     def get(name: str) -> t.Any:
         value = config.get(name)
-        return REPORT_DEFAULTS[name] if value in (None, "") else value
+        return SPEC[name].default if value in (None, "") else value
 
-    period = str(get("report_period")).lower()
-    if period not in PERIODS:
-        raise SettingError("report_period", f"must be month or quarter, got {period!r}")
-    method = str(get("report_accounting_method")).lower()
-    if method not in METHODS:
-        raise SettingError(
-            "report_accounting_method", f"must be accrual, cash or both, got {method!r}"
-        )
+    def choice(name: str) -> str:
+        value = str(get(name)).lower()
+        allowed = SPEC[name].allowed or ()
+        if value not in allowed:
+            raise SettingError(name, f"must be {' or '.join(allowed)}, got {value!r}")
+        return value
 
-    def number(name: str, lo: int, hi: int) -> int:
+    def number(name: str) -> int:
         value = get(name)
         try:
             if isinstance(value, bool):
@@ -67,8 +78,9 @@ def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
             number = int(value)
         except (TypeError, ValueError):
             raise SettingError(name, f"must be an integer, got {value!r}") from None
-        if not lo <= number <= hi:
-            raise SettingError(name, f"must be from {lo} to {hi}, got {number}")
+        lo, hi = SPEC[name].minimum, SPEC[name].maximum
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise SettingError(name, f"must be from {lo:g} to {hi:g}, got {number}")
         return number
 
     start = get("report_start_date")
@@ -81,11 +93,11 @@ def load_report_settings(config: Mapping[str, t.Any]) -> ReportSettings:
                 "report_start_date", f"must be a date (YYYY-MM-DD), got {start!r}"
             ) from None
     return ReportSettings(
+        period=choice("report_period"),
+        methods=METHODS[choice("report_accounting_method")],
+        restate_months=number("report_restate_months"),
+        requests_per_minute=number("report_requests_per_minute"),
         start_date=start_date,
-        period=period,
-        methods=METHODS[method],
-        restate_months=number("report_restate_months", 0, 120),
-        requests_per_minute=number("report_requests_per_minute", 1, 1_000_000),
     )
 
 

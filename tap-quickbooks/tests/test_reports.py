@@ -65,6 +65,7 @@ def test_split_months_then_weeks_then_days() -> None:
 
 def test_report_settings_are_validated() -> None:
     s = reports.load_report_settings({"report_accounting_method": "both"})
+    assert reports.load_report_settings({}) == reports.ReportSettings()  # defaults agree
     assert s.methods == ("Accrual", "Cash")
     assert (s.restate_months, s.period) == (3, "month")
     for name, value in [

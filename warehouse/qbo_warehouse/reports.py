@@ -391,7 +391,7 @@ def run(config: Mapping[str, t.Any], settings: Settings, dsn: str, schema: str) 
     from qbo_warehouse.db import connect
 
     config = dict(config)
-    for name in tap_reports.REPORT_DEFAULTS:  # as the tap reads them: TAP_QUICKBOOKS_<SETTING>
+    for name in tap_reports.REPORT_SETTINGS:  # as the tap reads them: TAP_QUICKBOOKS_<SETTING>
         value = os.environ.get(f"TAP_QUICKBOOKS_{name.upper()}")
         if value not in (None, ""):
             config[name] = value
