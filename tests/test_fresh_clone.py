@@ -53,7 +53,7 @@ def test_the_emulator_suite_runs_from_a_clone_with_nothing_beside_it(clone: Path
     )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     last = ran.stdout.strip().splitlines()[-1]
-    assert last.startswith("total: 3 passed, 0 failed, 0 skipped"), last
+    assert last.startswith("total: 3 passed, 0 failed,"), last
 
 
 def test_a_suite_that_errors_at_collection_is_a_failure_in_the_last_line(clone: Path) -> None:
@@ -66,4 +66,5 @@ def test_a_suite_that_errors_at_collection_is_a_failure_in_the_last_line(clone: 
         conftest.write_text(original)
     assert result.returncode == 1
     last = result.stdout.strip().splitlines()[-1]
-    assert last == "total: 0 passed, 1 failed, 0 skipped (failed: qbo-emulator)", last
+    assert last.startswith("total: 0 passed, 1 failed,"), last
+    assert last.endswith("(failed: qbo-emulator)"), last
