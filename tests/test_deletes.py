@@ -76,7 +76,10 @@ def test_gap_beyond_cdc_warns_and_reconcile_marks_the_deletes(make_project: Any)
 
 
 # How a company answers a CDC changedSince older than 30 days: a 400 fault, or silently.
-CDC_MODES = {"strict": {"cdc_reject_older_days": 30}, "silent": {"cdc_horizon_days": 30}}
+CDC_MODES: dict[str, dict[str, Any]] = {
+    "strict": {"cdc_reject_older_days": 30},
+    "silent": {"cdc_horizon_days": 30},
+}
 RECONCILE_HINT = "reconcile --mark-deleted"
 
 

@@ -10,12 +10,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 # Emulator tests that compare the emulator's bodies with the real ones in tests/fixtures/.
@@ -23,7 +19,7 @@ FIXTURE_TESTS = "invalid_grant_body_styles or empty_page_is_exactly_the_real_bod
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A `git clone` of the checked-out commit, in a folder with no `shared/` above it."""
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
