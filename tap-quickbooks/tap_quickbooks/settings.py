@@ -116,6 +116,22 @@ def _int(config: Mapping[str, t.Any], name: str, lo: int, hi: int) -> int:
     return value
 
 
+# Intuit stopped serving minor versions 1-74 on 2025-08-01: it answers them as 75 (its
+# "Minor versions of our API" page and developer blog, 2025-01-21).
+MIN_MINOR_VERSION = 75
+
+
+def _minor_version(config: Mapping[str, t.Any]) -> int:
+    value = _int(config, "minor_version", 1, 999)
+    if value < MIN_MINOR_VERSION:
+        raise SettingError(
+            "minor_version",
+            f"must be {MIN_MINOR_VERSION} or more, got {value}: Intuit retired minor versions "
+            f"1-74 on 2025-08-01 and answers them as {MIN_MINOR_VERSION}",
+        )
+    return value
+
+
 def _url(name: str, value: t.Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SettingError(name, "must be an http(s) URL")
@@ -244,7 +260,7 @@ def load_settings(
         end_date=end_date,
         window_days=_int(config, "window_days", 1, 3660),
         page_size=_int(config, "page_size", 1, MAX_PAGE_SIZE),
-        minor_version=_int(config, "minor_version", 1, 999),
+        minor_version=_minor_version(config),
         token_store_path=token_store_path,
         max_requests_per_minute=_int(config, "max_requests_per_minute", 1, 1_000_000),
         max_concurrent_requests=_int(config, "max_concurrent_requests", 1, MAX_CONCURRENT),

@@ -9,6 +9,7 @@ import typing as t
 from typing_extensions import override
 
 from tap_quickbooks.client import QuickBooksStream, RealmConnection, RequestStats, StreamTotals
+from tap_quickbooks.errors import AuthError, TapQuickBooksError
 from tap_quickbooks.records import strip_nul, utc_iso
 
 if t.TYPE_CHECKING:
@@ -17,7 +18,21 @@ if t.TYPE_CHECKING:
 CDC_WINDOW = dt.timedelta(days=30)
 CDC_MAX_OBJECTS = 1000
 CDC_MARGIN = dt.timedelta(seconds=60)
+# CDC is never asked further back than CDC_WINDOW less this (a clock behind QuickBooks' by up to
+# an hour, or a company that counts the 30 days in its own time zone, still gets a start it covers).
+CDC_SKEW_MARGIN = dt.timedelta(hours=1)
 DELETES_CHECKED_AT = "deletes_checked_at"
+
+
+def cdc_since(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """The `changedSince` to ask for deletes since `wanted`: never older than CDC covers.
+
+    QuickBooks documents CDC as covering the last 30 days; an older start is answered either
+    silently or with a 400 fault ("... older than fixed days is not supported"), depending on
+    the company. So the start is clamped to `now` - 30 days + a margin for clock skew.
+    """
+    oldest = (now - CDC_WINDOW + CDC_SKEW_MARGIN).replace(microsecond=0)
+    return max(wanted, oldest)
 
 
 class CustomersStream(QuickBooksStream):
@@ -64,29 +79,52 @@ class InvoicesStream(QuickBooksStream):
 
         CDC is read from the QuickBooks time of the previous run's CDC answer (kept in the
         partition state as `deletes_checked_at`; older state: the bookmark; first run: this
-        run's start), and the run warns when that is longer ago than CDC's 30 days.
+        run's start), but never from further back than CDC covers (:func:`cdc_since`): the run
+        warns once what that leaves to `qbo-warehouse reconcile --mark-deleted`. A CDC request
+        that fails (other than on authentication) skips the deletes for this run with a warning;
+        the rows and their state stand, and the next run asks again from the same point.
         """
         realm = context["realm_id"]
         if not self.settings.include_deletes:
             return
         state = self.get_context_state(context)
-        since = bookmark_at_start or self.connections.run_started_at
+        wanted = bookmark_at_start or self.connections.run_started_at
         if isinstance(state.get(DELETES_CHECKED_AT), str):
             with contextlib.suppress(ValueError):
-                since = dt.datetime.fromisoformat(state[DELETES_CHECKED_AT])
+                wanted = dt.datetime.fromisoformat(state[DELETES_CHECKED_AT])
         asked = dt.datetime.now(dt.UTC)
-        objects, request_payload, server_time = conn.cdc(self.entity, since, stats)
+        since = cdc_since(wanted, asked)
+        try:
+            objects, request_payload, server_time = conn.cdc(self.entity, since, stats)
+        except AuthError:
+            raise
+        except TapQuickBooksError as exc:
+            self.logger.warning(
+                "Deletes of %s for realm %s were not checked this run (CDC from %s failed: %s); "
+                "the rows and the state are saved, and the next run checks deletes again.",
+                self.name,
+                realm,
+                since.isoformat(),
+                exc,
+            )
+            # Keep the point deletes are unchecked from, so the next run starts there.
+            state[DELETES_CHECKED_AT] = wanted.isoformat()
+            self.state_manager.is_flushed = False
+            self._write_state_message()
+            return
         now = server_time or asked
-        if now - since > CDC_WINDOW:
+        if since > wanted or now - since > CDC_WINDOW:  # (the second: QuickBooks' clock ahead)
             self.logger.warning(
                 "Deletes of %s for realm %s were last checked at %s, more than 30 days ago: "
-                "QuickBooks CDC cannot report every invoice deleted before %s. Run "
+                "QuickBooks CDC covers only the last 30 days, so deletes were read from %s. "
+                "Invoices deleted before %s may be missing: run "
                 "`qbo-warehouse reconcile --mark-deleted` (make reconcile ARGS=--mark-deleted), "
                 "a full id reconciliation, to mark those rows deleted.",
                 self.name,
                 realm,
+                wanted.isoformat(),
                 since.isoformat(),
-                (now - CDC_WINDOW).date(),
+                max(since, now - CDC_WINDOW).replace(microsecond=0).isoformat(),
             )
         if len(objects) >= CDC_MAX_OBJECTS:
             self.logger.warning(

@@ -129,7 +129,7 @@ class TapQuickBooks(Tap):
             "minor_version",
             th.IntegerType,
             default=D["minor_version"],
-            description="QBO API minorversion sent with every request.",
+            description="QBO API minorversion sent with every request (75 or more).",
         ),
         th.Property(
             "token_store_path",
