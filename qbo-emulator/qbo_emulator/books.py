@@ -317,6 +317,14 @@ def ap_account(c: Company, code: str | None) -> int:
     return ACCT_AP
 
 
+def department_field(c: Company, obj: dict[str, Any], row: Row) -> None:
+    """A DepartmentRef (location) on about a third of the documents."""
+    departments = c.choices("Department")
+    h2 = mix(row.h)
+    if departments and h2 % 3 == 0:
+        obj["DepartmentRef"] = ref(c, "Department", pick(departments, h2 >> 8))
+
+
 def currency_fields(c: Company, obj: dict[str, Any], info: dict[str, Any]) -> None:
     """CurrencyRef, and ExchangeRate for a foreign-currency document."""
     obj["CurrencyRef"] = currency_ref(c, info.get("cur"))
@@ -1194,10 +1202,14 @@ def expense_lines(c: Company, h: int) -> list[tuple[str, int, int, int, int]]:
 
 
 def expense_line_objs(
-    c: Company, lines: list[tuple[str, int, int, int, int]], numbered: bool = True
+    c: Company, lines: list[tuple[str, int, int, int, int]], numbered: bool = True, h: int = 0
 ) -> list[dict[str, Any]]:
+    """Expense lines; about half carry a ClassRef (chosen from the hash `h`)."""
+    classes = c.choices("Class")
+    h2 = mix(h)
     out: list[dict[str, Any]] = []
     for n, (kind, target, qty, unit, amount) in enumerate(lines, start=1):
+        klass = pick(classes, h2 >> (20 + n)) if classes and (h2 >> (50 + n)) & 1 else 0
         line: dict[str, Any] = {"Id": str(n)}
         if numbered:
             line["LineNum"] = n
@@ -1210,6 +1222,7 @@ def expense_line_objs(
                     "ItemBasedExpenseLineDetail": {
                         "BillableStatus": "NotBillable",
                         "ItemRef": ref(c, "Item", target),
+                        **({"ClassRef": ref(c, "Class", klass)} if klass else {}),
                         "UnitPrice": N(unit),
                         "Qty": N(qty),
                         "TaxCodeRef": {"value": "NON"},
@@ -1222,6 +1235,7 @@ def expense_line_objs(
                     "Amount": M(amount),
                     "DetailType": "AccountBasedExpenseLineDetail",
                     "AccountBasedExpenseLineDetail": {
+                        **({"ClassRef": ref(c, "Class", klass)} if klass else {}),
                         "AccountRef": ref(c, "Account", target),
                         "BillableStatus": "NotBillable",
                         "TaxCodeRef": {"value": "NON"},
@@ -1282,12 +1296,13 @@ def build_bill(c: Company, row: Row) -> dict[str, Any]:
         "DocNumber": f"B-{row.id}",
         "TxnDate": txn_date,
     }
+    department_field(c, obj, row)
     currency_fields(c, obj, info)
     private_note(row, obj)
     links = linked(c, "Bill", row.id)
     if links:
         obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": "BillPaymentCheck"} for _, t, _ in links]
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
     obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
@@ -1382,7 +1397,7 @@ def build_vendor_credit(c: Company, row: Row) -> dict[str, Any]:
     }
     currency_fields(c, obj, info)
     private_note(row, obj)
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
     obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
@@ -1409,7 +1424,7 @@ def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
     currency_fields(c, obj, info)
     private_note(row, obj)
     obj["LinkedTxn"] = []
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
     obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
@@ -1447,11 +1462,12 @@ def build_purchase(c: Company, row: Row) -> dict[str, Any]:
             "TotalAmt": M(sum(line[4] for line in lines)),
             **base(row),
             "TxnDate": pacific_date(row.create),
-            "CurrencyRef": USD,
         }
     )
+    department_field(c, obj, row)
+    obj["CurrencyRef"] = USD
     private_note(row, obj, PURCHASE_NOTES[row.h % len(PURCHASE_NOTES)])
-    obj["Line"] = expense_line_objs(c, lines, numbered=False)
+    obj["Line"] = expense_line_objs(c, lines, numbered=False, h=row.h)
     return obj
 
 

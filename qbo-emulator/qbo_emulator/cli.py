@@ -95,6 +95,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="cut reports past this many cells with QuickBooks' notice (0 = no cap)",
     )
     serve.add_argument("--report-rate-limit", type=int, help="report requests per minute (0 = off)")
+    serve.add_argument(
+        "--cdc-reject-older-days",
+        type=float,
+        help="CDC answers a changedSince older than N days with a 400 fault (0 = never)",
+    )
+    serve.add_argument(
+        "--nul-in-memo",
+        type=int,
+        choices=(0, 1),
+        help="1: every invoice's CustomerMemo carries a NUL character",
+    )
 
     truth = sub.add_parser("truth", help="print the ids/SyncTokens the company starts with")
     company(truth)
@@ -125,6 +136,8 @@ SWITCHES = (
     "report_rate_limit",
     "batch_rate_limit",
     "cdc_unsupported",
+    "cdc_reject_older_days",
+    "nul_in_memo",
 )
 
 

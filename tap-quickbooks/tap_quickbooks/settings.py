@@ -119,7 +119,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "minor_version",
         "integer",
-        "QBO API minorversion sent with every request.",
+        "QBO API minorversion sent with every request (75 or more).",
         default=75,
         minimum=1,
         maximum=999,
@@ -329,6 +329,22 @@ def _int(config: Mapping[str, t.Any], name: str) -> int:
     return value
 
 
+# Intuit stopped serving minor versions 1-74 on 2025-08-01: it answers them as 75 (its
+# "Minor versions of our API" page and developer blog, 2025-01-21).
+MIN_MINOR_VERSION = 75
+
+
+def _minor_version(config: Mapping[str, t.Any]) -> int:
+    value = _int(config, "minor_version")
+    if value < MIN_MINOR_VERSION:
+        raise SettingError(
+            "minor_version",
+            f"must be {MIN_MINOR_VERSION} or more, got {value}: Intuit retired minor versions "
+            f"1-74 on 2025-08-01 and answers them as {MIN_MINOR_VERSION}",
+        )
+    return value
+
+
 def _url(name: str, value: t.Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SettingError(name, "must be an http(s) URL")
@@ -458,7 +474,7 @@ def load_settings(
         end_date=end_date,
         window_days=_int(config, "window_days"),
         page_size=_int(config, "page_size"),
-        minor_version=_int(config, "minor_version"),
+        minor_version=_minor_version(config),
         token_store_path=token_store_path,
         max_requests_per_minute=_int(config, "max_requests_per_minute"),
         max_concurrent_requests=_int(config, "max_concurrent_requests"),
