@@ -1,0 +1,10 @@
+{#- The default account of a role for a transaction (realm and currency columns given), or null. -#}
+{% macro default_account(role, realm_col, currency_col) -%}
+    (select d.account_id
+     from {{ ref('int_qbo__default_accounts') }} as d
+     where d.realm_id = {{ realm_col }}
+       and d.role = '{{ role }}'
+       and (d.currency is null or d.currency = {{ currency_col }})
+     order by (d.currency = {{ currency_col }}) desc nulls last
+     limit 1)
+{%- endmacro %}
