@@ -41,8 +41,11 @@ select
     b.posting_role,
     b.account_id,
     a.name as account_name,
-    a.account_type,
-    a.classification as account_classification,
+    -- From the chart of accounts; for a posting whose account is not loaded, the type its role implies.
+    coalesce(a.account_type, {{ account_type_of_role('b.posting_role') }}) as account_type,
+    coalesce(a.classification, {{ classification_of(account_type_of_role('b.posting_role')) }}) as account_classification,
+    a.account_sub_type,
+    a.parent_account_id,
     greatest(b.amount_home, 0) as debit,
     greatest(-b.amount_home, 0) as credit,
     b.amount_home as amount,
