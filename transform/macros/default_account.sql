@@ -1,4 +1,5 @@
-{#- The default account of a role for a transaction (realm and currency columns given), or null. -#}
+{#- The default account of a role for a transaction, or null. realm_col and currency_col must be
+    qualified with their table's alias (an unqualified name would resolve inside the subquery). -#}
 {% macro default_account(role, realm_col, currency_col) -%}
     (select d.account_id
      from {{ ref('int_qbo__default_accounts') }} as d

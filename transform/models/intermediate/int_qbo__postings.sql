@@ -12,28 +12,28 @@ with items as (
 sales_headers as (
     select realm_id, 'Invoice' as transaction_type, invoice_id as transaction_id, 1 as sign, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, customer_id, total_amount, total_tax,
-        coalesce(ar_account_id, {{ default_account('accounts_receivable', 'realm_id', 'currency') }}) as control_account_id,
+        coalesce(ar_account_id, {{ default_account('accounts_receivable', 's.realm_id', 's.currency') }}) as control_account_id,
         'accounts_receivable' as control_role,
         deposit_to_account_id as deposit_account_id, coalesce(deposit_amount, 0) as deposit_amount
-    from {{ ref('stg_qbo__invoices') }}
+    from {{ ref('stg_qbo__invoices') }} as s
     union all
     select realm_id, 'SalesReceipt', sales_receipt_id, 1, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, customer_id, total_amount, total_tax,
-        coalesce(deposit_to_account_id, {{ default_account('undeposited_funds', 'realm_id', 'currency') }}),
+        coalesce(deposit_to_account_id, {{ default_account('undeposited_funds', 's.realm_id', 's.currency') }}),
         'deposit_to', null, 0
-    from {{ ref('stg_qbo__sales_receipts') }}
+    from {{ ref('stg_qbo__sales_receipts') }} as s
     union all
     select realm_id, 'CreditMemo', credit_memo_id, -1, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, customer_id, total_amount, total_tax,
-        coalesce(ar_account_id, {{ default_account('accounts_receivable', 'realm_id', 'currency') }}),
+        coalesce(ar_account_id, {{ default_account('accounts_receivable', 's.realm_id', 's.currency') }}),
         'accounts_receivable', null, 0
-    from {{ ref('stg_qbo__credit_memos') }}
+    from {{ ref('stg_qbo__credit_memos') }} as s
     union all
     select realm_id, 'RefundReceipt', refund_receipt_id, -1, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, customer_id, total_amount, total_tax,
-        coalesce(deposit_to_account_id, {{ default_account('undeposited_funds', 'realm_id', 'currency') }}),
+        coalesce(deposit_to_account_id, {{ default_account('undeposited_funds', 's.realm_id', 's.currency') }}),
         'refund_from', null, 0
-    from {{ ref('stg_qbo__refund_receipts') }}
+    from {{ ref('stg_qbo__refund_receipts') }} as s
 ),
 
 sales_lines as (
@@ -134,22 +134,22 @@ payment_postings as (
 expense_headers as (
     select realm_id, 'Bill' as transaction_type, bill_id as transaction_id, 1 as sign, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, null::text as customer_id, vendor_id, total_amount,
-        coalesce(ap_account_id, {{ default_account('accounts_payable', 'realm_id', 'currency') }}) as control_account_id,
+        coalesce(ap_account_id, {{ default_account('accounts_payable', 's.realm_id', 's.currency') }}) as control_account_id,
         'accounts_payable' as control_role
-    from {{ ref('stg_qbo__bills') }}
+    from {{ ref('stg_qbo__bills') }} as s
     union all
     select realm_id, 'VendorCredit', vendor_credit_id, -1, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id, null, vendor_id, total_amount,
-        coalesce(ap_account_id, {{ default_account('accounts_payable', 'realm_id', 'currency') }}),
+        coalesce(ap_account_id, {{ default_account('accounts_payable', 's.realm_id', 's.currency') }}),
         'accounts_payable'
-    from {{ ref('stg_qbo__vendor_credits') }}
+    from {{ ref('stg_qbo__vendor_credits') }} as s
     union all
     select realm_id, 'Purchase', purchase_id, case when is_credit then -1 else 1 end, transaction_date, doc_number,
         currency, exchange_rate, class_id, department_id,
         case when entity_type = 'Customer' then entity_id end,
         case when entity_type = 'Vendor' then entity_id end,
         total_amount, payment_account_id, 'payment_account'
-    from {{ ref('stg_qbo__purchases') }}
+    from {{ ref('stg_qbo__purchases') }} as s
 ),
 
 expense_lines as (
