@@ -79,6 +79,10 @@ lint: venv
 	$(BIN)/ruff format --check tests scripts
 	$(BIN)/mypy scripts
 	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs tests
+	@echo "== transform (tests)"
+	$(BIN)/ruff check transform/tests
+	$(BIN)/ruff format --check transform/tests
+	cd transform && $(BIN)/mypy --config-file ../pyproject.toml --allow-untyped-defs --allow-incomplete-defs tests
 
 # Benchmarks (bench/README.md): our tap, the pipeline and the peer taps on one emulator, into the
 # Postgres the tests use (started by scripts/ensure-postgres when none answers).

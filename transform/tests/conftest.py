@@ -59,7 +59,9 @@ class Warehouse:
         self.dsn = dsn
         self.workdir = workdir
 
-    def load(self, stream: str, realm: str, objects: list[dict[str, Any]], *, deleted: bool = False) -> None:
+    def load(
+        self, stream: str, realm: str, objects: list[dict[str, Any]], *, deleted: bool = False
+    ) -> None:
         """Insert QuickBooks objects into raw.qb_<stream> (created when missing)."""
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute("create schema if not exists raw")
@@ -67,15 +69,19 @@ class Warehouse:
             for obj in objects:
                 conn.execute(
                     sql.SQL(
-                        "insert into raw.{} (realm_id, id, sync_token, last_updated_time, payload, _sdc_deleted_at)"
-                        " values (%s, %s, '0', now(), %s, {})"
-                    ).format(sql.Identifier(f"qb_{stream}"), sql.SQL("now()" if deleted else "null")),
+                        "insert into raw.{} (realm_id, id, sync_token, last_updated_time,"
+                        " payload, _sdc_deleted_at) values (%s, %s, '0', now(), %s, {})"
+                    ).format(
+                        sql.Identifier(f"qb_{stream}"), sql.SQL("now()" if deleted else "null")
+                    ),
                     (realm, obj["Id"], json.dumps(obj)),
                 )
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
         params = conninfo.conninfo_to_dict(self.dsn)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "TARGET_POSTGRES_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "TARGET_POSTGRES_"))
+        }
         env.update(
             {
                 "DBT_POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
@@ -91,12 +97,18 @@ class Warehouse:
             }
         )
         return subprocess.run(
-            [str(DBT), *args], cwd=TRANSFORM, env=env, capture_output=True, text=True, check=False, timeout=900
+            [str(DBT), *args],
+            cwd=TRANSFORM,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
         )
 
     def query(self, text: str, *params: Any) -> list[dict[str, Any]]:
         with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
-            return list(conn.execute(text, params).fetchall())  # type: ignore[arg-type]
+            return list(conn.execute(text, params).fetchall())
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +124,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         yield Warehouse(conninfo.make_conninfo("", **params), tmp_path_factory.mktemp("dbt"))
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -25,7 +25,9 @@ def ref(value: str) -> dict[str, str]:
     return {"value": value}
 
 
-def account(id_: str, name: str, type_: str, sub: str, classification: str, currency: str = "USD") -> dict[str, Any]:
+def account(
+    id_: str, name: str, type_: str, sub: str, classification: str, currency: str = "USD"
+) -> dict[str, Any]:
     return {
         "Id": id_,
         "Name": name,
@@ -43,7 +45,12 @@ def sales_line(n: int, item: str, amount: float) -> dict[str, Any]:
         "LineNum": n,
         "Amount": amount,
         "DetailType": "SalesItemLineDetail",
-        "SalesItemLineDetail": {"ItemRef": ref(item), "Qty": 1, "UnitPrice": amount, "TaxCodeRef": ref("NON")},
+        "SalesItemLineDetail": {
+            "ItemRef": ref(item),
+            "Qty": 1,
+            "UnitPrice": amount,
+            "TaxCodeRef": ref("NON"),
+        },
     }
 
 
@@ -56,7 +63,10 @@ def expense_line(n: int, account_id: str, amount: float) -> dict[str, Any]:
         "Id": str(n),
         "Amount": amount,
         "DetailType": "AccountBasedExpenseLineDetail",
-        "AccountBasedExpenseLineDetail": {"AccountRef": ref(account_id), "BillableStatus": "NotBillable"},
+        "AccountBasedExpenseLineDetail": {
+            "AccountRef": ref(account_id),
+            "BillableStatus": "NotBillable",
+        },
     }
 
 
@@ -69,11 +79,20 @@ def item_expense_line(n: int, item: str, amount: float) -> dict[str, Any]:
     }
 
 
-def txn(id_: str, date: str, total: float, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"Id": id_, "TxnDate": date, "TotalAmt": total, "CurrencyRef": ref("USD"), "Line": lines, **extra}
+def txn(
+    id_: str, date: str, total: float, lines: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "Id": id_,
+        "TxnDate": date,
+        "TotalAmt": total,
+        "CurrencyRef": ref("USD"),
+        "Line": lines,
+        **extra,
+    }
 
 
-ACCOUNTS = [
+ACCOUNTS: list[dict[str, Any]] = [
     account("1", "Checking", "Bank", "Checking", "Asset"),
     account("2", "Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable", "Asset"),
     account("3", "Undeposited Funds", "Other Current Asset", "UndepositedFunds", "Asset"),
@@ -88,9 +107,16 @@ ACCOUNTS = [
     account("12", "Supplies", "Expense", "SuppliesMaterials", "Expense"),
     account("13", "Owner's Investment", "Equity", "OwnersEquity", "Equity"),
     account("14", "Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs", "Expense"),
-    account("15", "Accounts Receivable (A/R) - EUR", "Accounts Receivable", "AccountsReceivable", "Asset", "EUR"),
+    account(
+        "15",
+        "Accounts Receivable (A/R) - EUR",
+        "Accounts Receivable",
+        "AccountsReceivable",
+        "Asset",
+        "EUR",
+    ),
 ]
-ITEMS = [
+ITEMS: list[dict[str, Any]] = [
     {"Id": "1", "Name": "Design", "Type": "Service", "IncomeAccountRef": ref("4")},
     {
         "Id": "2",
@@ -102,9 +128,14 @@ ITEMS = [
         "AssetAccountRef": ref("9"),
     },
 ]
-CUSTOMERS = [{"Id": "1", "DisplayName": "Amy"}, {"Id": "2", "DisplayName": "Bert GmbH", "CurrencyRef": ref("EUR")}]
+CUSTOMERS: list[dict[str, Any]] = [
+    {"Id": "1", "DisplayName": "Amy"},
+    {"Id": "2", "DisplayName": "Bert GmbH", "CurrencyRef": ref("EUR")},
+]
 VENDORS = [{"Id": "1", "DisplayName": "Landlord"}]
-PREFERENCES = [{"Id": "1", "CurrencyPrefs": {"HomeCurrency": ref("USD"), "MultiCurrencyEnabled": True}}]
+PREFERENCES = [
+    {"Id": "1", "CurrencyPrefs": {"HomeCurrency": ref("USD"), "MultiCurrencyEnabled": True}}
+]
 
 INVOICES = [
     txn(
@@ -118,7 +149,11 @@ INVOICES = [
             {
                 "Amount": 15.00,
                 "DetailType": "DiscountLineDetail",
-                "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10, "DiscountAccountRef": ref("5")},
+                "DiscountLineDetail": {
+                    "PercentBased": True,
+                    "DiscountPercent": 10,
+                    "DiscountAccountRef": ref("5"),
+                },
             },
         ],
         CustomerRef=ref("1"),
@@ -145,7 +180,14 @@ INVOICES = [
     ),
     # A foreign-currency invoice: 33.33 EUR at 1.1 is 36.66 USD (36.663 rounded to the cent).
     {
-        **txn("4", "2026-02-20", 33.33, [sales_line(1, "1", 33.33)], CustomerRef=ref("2"), DueDate="2026-03-22"),
+        **txn(
+            "4",
+            "2026-02-20",
+            33.33,
+            [sales_line(1, "1", 33.33)],
+            CustomerRef=ref("2"),
+            DueDate="2026-03-22",
+        ),
         "CurrencyRef": ref("EUR"),
         "ExchangeRate": 1.1,
     },
@@ -170,8 +212,12 @@ DEPOSITS = [
     )
 ]
 CREDIT_MEMOS = [txn("1", "2026-02-15", 20.00, [sales_line(1, "1", 20.00)], CustomerRef=ref("1"))]
-SALES_RECEIPTS = [txn("1", "2026-02-16", 30.00, [sales_line(1, "1", 30.00)], DepositToAccountRef=ref("1"))]
-REFUND_RECEIPTS = [txn("1", "2026-02-17", 10.00, [sales_line(1, "1", 10.00)], DepositToAccountRef=ref("1"))]
+SALES_RECEIPTS = [
+    txn("1", "2026-02-16", 30.00, [sales_line(1, "1", 30.00)], DepositToAccountRef=ref("1"))
+]
+REFUND_RECEIPTS = [
+    txn("1", "2026-02-17", 10.00, [sales_line(1, "1", 10.00)], DepositToAccountRef=ref("1"))
+]
 BILLS = [
     txn(
         "1",
@@ -195,7 +241,14 @@ BILL_PAYMENTS = [
     )
 ]
 PURCHASES = [
-    txn("1", "2026-01-28", 25.00, [expense_line(1, "12", 25.00)], AccountRef=ref("10"), PaymentType="CreditCard"),
+    txn(
+        "1",
+        "2026-01-28",
+        25.00,
+        [expense_line(1, "12", 25.00)],
+        AccountRef=ref("10"),
+        PaymentType="CreditCard",
+    ),
     txn(
         "2",
         "2026-01-29",
@@ -206,7 +259,15 @@ PURCHASES = [
         Credit=True,
     ),
 ]
-TRANSFERS = [{"Id": "1", "TxnDate": "2026-02-26", "Amount": 100.00, "FromAccountRef": ref("1"), "ToAccountRef": ref("10")}]
+TRANSFERS = [
+    {
+        "Id": "1",
+        "TxnDate": "2026-02-26",
+        "Amount": 100.00,
+        "FromAccountRef": ref("1"),
+        "ToAccountRef": ref("10"),
+    }
+]
 JOURNAL_ENTRIES = [
     txn(
         "1",
@@ -232,7 +293,12 @@ ESTIMATES = [txn("1", "2026-01-02", 500.00, [sales_line(1, "1", 500.00)], Custom
 
 # (transaction type, id) -> {account id: debit - credit}, in the home currency.
 EXPECTED = {
-    ("Invoice", "1"): {"4": Decimal("-150.00"), "5": Decimal("15.00"), "6": Decimal("-10.80"), "2": Decimal("145.80")},
+    ("Invoice", "1"): {
+        "4": Decimal("-150.00"),
+        "5": Decimal("15.00"),
+        "6": Decimal("-10.80"),
+        "2": Decimal("145.80"),
+    },
     ("Invoice", "2"): {"4": Decimal("-100.00"), "2": Decimal("100.00")},
     ("Invoice", "4"): {"4": Decimal("-36.66"), "15": Decimal("36.66")},
     ("Payment", "1"): {"3": Decimal("100.00"), "2": Decimal("-100.00")},
@@ -254,7 +320,9 @@ EXPECTED = {
 def built(warehouse: Warehouse) -> Warehouse:
     warehouse.load("accounts", R1, ACCOUNTS)
     # The second company's A/R account has another id: a default taken from the wrong company shows.
-    warehouse.load("accounts", R2, [a for a in ACCOUNTS if a["Id"] != "2"] + [{**ACCOUNTS[1], "Id": "102"}])
+    warehouse.load(
+        "accounts", R2, [a for a in ACCOUNTS if a["Id"] != "2"] + [{**ACCOUNTS[1], "Id": "102"}]
+    )
     for realm in (R1, R2):
         warehouse.load("items", realm, ITEMS)
         warehouse.load("customers", realm, CUSTOMERS)
@@ -275,7 +343,11 @@ def built(warehouse: Warehouse) -> Warehouse:
     warehouse.load("journal_entries", R1, JOURNAL_ENTRIES)
     warehouse.load("estimates", R1, ESTIMATES)
     # The second company: invoice 1 again, with another amount, in its own books.
-    warehouse.load("invoices", R2, [txn("1", "2026-01-05", 999.00, [sales_line(1, "1", 999.00)], CustomerRef=ref("1"))])
+    warehouse.load(
+        "invoices",
+        R2,
+        [txn("1", "2026-01-05", 999.00, [sales_line(1, "1", 999.00)], CustomerRef=ref("1"))],
+    )
     result = warehouse.dbt("build")
     if result.returncode != 0:
         pytest.fail("dbt build failed:\n" + "\n".join(result.stdout.splitlines()[-60:]))
@@ -289,7 +361,9 @@ def postings(wh: Warehouse, realm: str) -> dict[tuple[str, str], dict[str, Decim
         " from analytics.general_ledger where realm_id = %s group by 1, 2, 3",
         realm,
     ):
-        found.setdefault((row["transaction_type"], row["transaction_id"]), {})[row["account_id"]] = row["amount"]
+        found.setdefault((row["transaction_type"], row["transaction_id"]), {})[
+            row["account_id"]
+        ] = row["amount"]
     return found
 
 
@@ -299,27 +373,36 @@ def test_every_transaction_posts_by_the_rules(built: Warehouse) -> None:
 
 def test_debit_credit_and_transaction_currency_beside_home_amounts(built: Warehouse) -> None:
     rows = built.query(
-        "select account_id, debit, credit, amount, currency, exchange_rate, amount_in_transaction_currency,"
-        " home_currency from analytics.general_ledger where realm_id = %s and transaction_type = 'Invoice'"
-        " and transaction_id = '4' order by account_id",
+        "select account_id, debit, credit, amount, currency, exchange_rate,"
+        " amount_in_transaction_currency, home_currency from analytics.general_ledger"
+        " where realm_id = %s and transaction_type = 'Invoice' and transaction_id = '4'"
+        " order by account_id",
         R1,
     )
-    assert [(r["account_id"], r["debit"], r["credit"], r["amount_in_transaction_currency"]) for r in rows] == [
+    assert [
+        (r["account_id"], r["debit"], r["credit"], r["amount_in_transaction_currency"])
+        for r in rows
+    ] == [
         ("15", Decimal("36.66"), Decimal("0"), Decimal("33.33")),
         ("4", Decimal("0"), Decimal("36.66"), Decimal("-33.33")),
     ]
-    assert {(r["currency"], r["exchange_rate"], r["home_currency"]) for r in rows} == {("EUR", Decimal("1.1"), "USD")}
+    assert {(r["currency"], r["exchange_rate"], r["home_currency"]) for r in rows} == {
+        ("EUR", Decimal("1.1"), "USD")
+    }
 
 
 def test_companies_do_not_mix(built: Warehouse) -> None:
-    assert postings(built, R2) == {("Invoice", "1"): {"4": Decimal("-999.00"), "102": Decimal("999.00")}}
+    assert postings(built, R2) == {
+        ("Invoice", "1"): {"4": Decimal("-999.00"), "102": Decimal("999.00")}
+    }
     months = built.query("select distinct realm_id from analytics.trial_balance order by 1")
     assert [m["realm_id"] for m in months] == [R1, R2]
 
 
 def test_trial_balance_nets_to_zero_every_month(built: Warehouse) -> None:
     rows = built.query(
-        "select realm_id, period_month, sum(closing_balance) as closing, sum(period_net) as net, count(*) as n"
+        "select realm_id, period_month, sum(closing_balance) as closing,"
+        " sum(period_net) as net, count(*) as n"
         " from analytics.trial_balance group by 1, 2 order by 1, 2"
     )
     assert [(r["realm_id"], str(r["period_month"])) for r in rows] == [
@@ -332,8 +415,8 @@ def test_trial_balance_nets_to_zero_every_month(built: Warehouse) -> None:
 
 def test_profit_and_loss_by_month_and_section(built: Warehouse) -> None:
     rows = built.query(
-        "select period_month::text as month, account_id, section, amount from analytics.profit_and_loss"
-        " where realm_id = %s order by 1, 2",
+        "select period_month::text as month, account_id, section, amount"
+        " from analytics.profit_and_loss where realm_id = %s order by 1, 2",
         R1,
     )
     assert [(r["month"], r["account_id"], r["section"], r["amount"]) for r in rows] == [
@@ -364,7 +447,10 @@ def test_balance_sheet_closes_profit_into_net_income(built: Warehouse) -> None:
     assert sheet["13"] == Decimal("1000.00")
     by_section = {r["account_id"]: r["section"] for r in rows}
     assert by_section["1"] == "Assets > Current Assets > Bank Accounts"
-    assert by_section["10"] == "Liabilities and Equity > Liabilities > Current Liabilities > Credit Cards"
+    assert (
+        by_section["10"]
+        == "Liabilities and Equity > Liabilities > Current Liabilities > Credit Cards"
+    )
     assets = sum(r["amount"] for r in rows if r["section"].startswith("Assets"))
     others = sum(r["amount"] for r in rows if r["section"].startswith("Liabilities"))
     assert assets == others
@@ -372,26 +458,43 @@ def test_balance_sheet_closes_profit_into_net_income(built: Warehouse) -> None:
 
 def test_ar_aging_at_month_end(built: Warehouse) -> None:
     rows = built.query(
-        "select customer_id, current_amount, days_1_30, days_31_60, days_61_90, days_91_and_over, total_amount"
-        " from analytics.ar_aging where realm_id = %s and as_of_date = '2026-02-28' order by 1",
+        "select customer_id, current_amount, days_1_30, days_31_60, days_61_90,"
+        " days_91_and_over, total_amount from analytics.ar_aging"
+        " where realm_id = %s and as_of_date = '2026-02-28' order by 1",
         R1,
     )
     assert [tuple(r.values()) for r in rows] == [
         # Invoice 1: 145.80 - 100 paid, due 02-04 (24 days); credit memo -20 of 02-15 (13 days);
         # invoice 2 without a due date, aged from 01-10 (49 days).
-        ("1", Decimal("0"), Decimal("25.80"), Decimal("100.00"), Decimal("0"), Decimal("0"), Decimal("125.80")),
-        ("2", Decimal("36.66"), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("36.66")),
+        (
+            "1",
+            Decimal("0"),
+            Decimal("25.80"),
+            Decimal("100.00"),
+            Decimal("0"),
+            Decimal("0"),
+            Decimal("125.80"),
+        ),
+        (
+            "2",
+            Decimal("36.66"),
+            Decimal("0"),
+            Decimal("0"),
+            Decimal("0"),
+            Decimal("0"),
+            Decimal("36.66"),
+        ),
     ]
 
 
 def test_ap_aging_at_month_end(built: Warehouse) -> None:
     rows = built.query(
-        "select vendor_id, current_amount, days_1_30, days_31_60, total_amount from analytics.ap_aging"
-        " where realm_id = %s order by as_of_date",
+        "select vendor_id, current_amount, days_1_30, days_31_60, total_amount"
+        " from analytics.ap_aging where realm_id = %s order by as_of_date",
         R1,
     )
-    # January: bill 700 not yet due, the vendor credit of 01-25 six days old. February: 700 - 300 paid, 9 days past
-    # due; the credit of 01-25 is 34 days old.
+    # January: bill 700 not yet due, the vendor credit of 01-25 six days old. February:
+    # 700 - 300 paid, 9 days past due; the credit of 01-25 is 34 days old.
     assert [tuple(r.values()) for r in rows] == [
         ("1", Decimal("700.00"), Decimal("-50.00"), Decimal("0"), Decimal("650.00")),
         ("1", Decimal("0"), Decimal("400.00"), Decimal("-50.00"), Decimal("350.00")),
@@ -399,20 +502,32 @@ def test_ap_aging_at_month_end(built: Warehouse) -> None:
 
 
 def test_tombstones_and_non_posting_transactions_stay_out(built: Warehouse) -> None:
-    assert built.query("select count(*) as n from staging.stg_qbo__invoices where invoice_id = '3'")[0]["n"] == 0
+    assert (
+        built.query("select count(*) as n from staging.stg_qbo__invoices where invoice_id = '3'")[
+            0
+        ]["n"]
+        == 0
+    )
     assert built.query("select count(*) as n from staging.stg_qbo__estimates")[0]["n"] == 1
-    assert built.query(
-        "select count(*) as n from analytics.general_ledger where transaction_type = 'Estimate' or transaction_id = '3'"
-    )[0]["n"] == 0
+    assert (
+        built.query(
+            "select count(*) as n from analytics.general_ledger"
+            " where transaction_type = 'Estimate' or transaction_id = '3'"
+        )[0]["n"]
+        == 0
+    )
 
 
 def test_lines_expand_groups_and_keep_subtotals_unposted(built: Warehouse) -> None:
     rows = built.query(
-        "select transaction_id, line_index, detail_type, group_item_id, amount from staging.int_qbo__invoice_lines"
+        "select transaction_id, line_index, detail_type, group_item_id, amount"
+        " from staging.int_qbo__invoice_lines"
         " where realm_id = %s and transaction_id in ('1', '2') order by 1, 2",
         R1,
     )
-    assert [(r["transaction_id"], r["line_index"], r["detail_type"], r["group_item_id"]) for r in rows] == [
+    assert [
+        (r["transaction_id"], r["line_index"], r["detail_type"], r["group_item_id"]) for r in rows
+    ] == [
         ("1", "1", "SalesItemLineDetail", None),
         ("1", "2", "SalesItemLineDetail", None),
         ("1", "3", "SubTotalLineDetail", None),
