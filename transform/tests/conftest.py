@@ -66,16 +66,12 @@ class Warehouse:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute("create schema if not exists raw")
             conn.execute(RAW_DDL.format(table=f"qb_{stream}"))
-            for obj in objects:
-                conn.execute(
-                    sql.SQL(
-                        "insert into raw.{} (realm_id, id, sync_token, last_updated_time,"
-                        " payload, _sdc_deleted_at) values (%s, %s, '0', now(), %s, {})"
-                    ).format(
-                        sql.Identifier(f"qb_{stream}"), sql.SQL("now()" if deleted else "null")
-                    ),
-                    (realm, obj["Id"], json.dumps(obj)),
-                )
+            statement = sql.SQL(
+                "insert into raw.{} (realm_id, id, sync_token, last_updated_time,"
+                " payload, _sdc_deleted_at) values (%s, %s, '0', now(), %s, {})"
+            ).format(sql.Identifier(f"qb_{stream}"), sql.SQL("now()" if deleted else "null"))
+            with conn.cursor() as cur:
+                cur.executemany(statement, [(realm, o["Id"], json.dumps(o)) for o in objects])
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
         params = conninfo.conninfo_to_dict(self.dsn)
