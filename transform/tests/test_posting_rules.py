@@ -192,6 +192,22 @@ INVOICES = [
         "ExchangeRate": 1.1,
     },
 ]
+# Two lines of 0.05 EUR at 1.1 are 0.055 USD each: A/R carries the converted total, 0.11, each
+# line is rounded on its own (0.06) and the last one takes the difference (0.05).
+INVOICES.append(
+    {
+        **txn(
+            "5",
+            "2026-02-21",
+            0.10,
+            [sales_line(1, "1", 0.05), sales_line(2, "1", 0.05)],
+            CustomerRef=ref("2"),
+            DueDate="2026-03-23",
+        ),
+        "CurrencyRef": ref("EUR"),
+        "ExchangeRate": 1.1,
+    }
+)
 DELETED_INVOICE = txn("3", "2026-01-12", 999.00, [sales_line(1, "1", 999.00)], CustomerRef=ref("1"))
 PAYMENTS = [
     txn(
@@ -301,6 +317,7 @@ EXPECTED = {
     },
     ("Invoice", "2"): {"4": Decimal("-100.00"), "2": Decimal("100.00")},
     ("Invoice", "4"): {"4": Decimal("-36.66"), "15": Decimal("36.66")},
+    ("Invoice", "5"): {"4": Decimal("-0.11"), "15": Decimal("0.11")},
     ("Payment", "1"): {"3": Decimal("100.00"), "2": Decimal("-100.00")},
     ("Deposit", "1"): {"3": Decimal("-100.00"), "1": Decimal("100.00")},
     ("CreditMemo", "1"): {"4": Decimal("20.00"), "2": Decimal("-20.00")},
@@ -391,6 +408,20 @@ def test_debit_credit_and_transaction_currency_beside_home_amounts(built: Wareho
     }
 
 
+def test_foreign_rounding_lands_on_the_last_line(built: Warehouse) -> None:
+    rows = built.query(
+        "select posting_index, amount from analytics.general_ledger"
+        " where realm_id = %s and transaction_type = 'Invoice' and transaction_id = '5'"
+        " order by posting_index",
+        R1,
+    )
+    assert [(r["posting_index"], r["amount"]) for r in rows] == [
+        ("1", Decimal("-0.06")),
+        ("2", Decimal("-0.05")),
+        ("control", Decimal("0.11")),
+    ]
+
+
 def test_companies_do_not_mix(built: Warehouse) -> None:
     assert postings(built, R2) == {
         ("Invoice", "1"): {"4": Decimal("-999.00"), "102": Decimal("999.00")}
@@ -424,7 +455,7 @@ def test_profit_and_loss_by_month_and_section(built: Warehouse) -> None:
         ("2026-01-01", "4", "Income", Decimal("250.00")),
         ("2026-01-01", "5", "Income", Decimal("-15.00")),
         ("2026-01-01", "8", "Expenses", Decimal("450.00")),
-        ("2026-02-01", "4", "Income", Decimal("36.66")),
+        ("2026-02-01", "4", "Income", Decimal("36.77")),
     ]
 
 
@@ -438,12 +469,12 @@ def test_balance_sheet_closes_profit_into_net_income(built: Warehouse) -> None:
     # Checking: 1000 + 100 + 30 - 10 - 300 - 100; A/R: 145.80 + 100 - 100 - 20.
     assert sheet["1"] == Decimal("720.00")
     assert sheet["2"] == Decimal("125.80")
-    assert sheet["15"] == Decimal("36.66")
+    assert sheet["15"] == Decimal("36.77")
     assert sheet["7"] == Decimal("350.00")
     # Visa: 25 charged, 5 credited back, 100 paid by transfer: a debit balance of 80.
     assert sheet["10"] == Decimal("-80.00")
-    # Profit: Jan 250 - 15 - 450 - 20 = -235; Feb 36.66 -> -198.34 this fiscal year.
-    assert sheet["NetIncome"] == Decimal("-198.34")
+    # Profit: Jan 250 - 15 - 450 - 20 = -235; Feb 36.66 + 0.11 -> -198.23 this fiscal year.
+    assert sheet["NetIncome"] == Decimal("-198.23")
     assert sheet["13"] == Decimal("1000.00")
     by_section = {r["account_id"]: r["section"] for r in rows}
     assert by_section["1"] == "Assets > Current Assets > Bank Accounts"
@@ -477,12 +508,12 @@ def test_ar_aging_at_month_end(built: Warehouse) -> None:
         ),
         (
             "2",
-            Decimal("36.66"),
+            Decimal("36.77"),
             Decimal("0"),
             Decimal("0"),
             Decimal("0"),
             Decimal("0"),
-            Decimal("36.66"),
+            Decimal("36.77"),
         ),
     ]
 

@@ -289,18 +289,31 @@ journal_postings as (
     inner join {{ ref('int_qbo__journal_entry_lines') }} as l
         on l.realm_id = j.realm_id and l.transaction_id = j.journal_entry_id
     where l.detail_type = 'JournalEntryLineDetail' and l.amount <> 0
+),
+
+all_postings as (
+    select * from sales_postings
+    union all
+    select * from payment_postings
+    union all
+    select * from expense_postings
+    union all
+    select * from bill_payment_postings
+    union all
+    select * from deposit_postings
+    union all
+    select * from transfer_postings
+    union all
+    select * from journal_postings
 )
 
-select * from sales_postings
-union all
-select * from payment_postings
-union all
-select * from expense_postings
-union all
-select * from bill_payment_postings
-union all
-select * from deposit_postings
-union all
-select * from transfer_postings
-union all
-select * from journal_postings
+-- posting_seq orders the postings of a transaction as QuickBooks lists them: the lines in their
+-- order (a group's components inside it), then tax and other header postings, the control last.
+select
+    *,
+    case
+        when line_index is not null then string_to_array(line_index, '.')::integer[]
+        when is_control then array[2000000]
+        else array[1000000]
+    end as posting_seq
+from all_postings

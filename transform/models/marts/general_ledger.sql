@@ -1,32 +1,43 @@
 -- The general ledger: one double-entry row per posting of every posting transaction.
--- debit, credit and amount (debit - credit) are in the company's home currency: each posting is
--- converted at its transaction's exchange rate and rounded to the cent, and the control posting
--- (A/R, A/P or the money account) takes the rest, so every transaction balances to the cent.
+-- debit, credit and amount (debit - credit) are in the company's home currency, converted at the
+-- transaction's exchange rate: the control posting (A/R, A/P or the money account) carries the
+-- converted total rounded to the cent, each other posting is rounded on its own and the last of
+-- them takes the rounding difference, so every transaction balances to the cent.
 -- amount_in_transaction_currency is the same posting in the transaction's own currency.
 -- Key: (realm_id, transaction_type, transaction_id, posting_index).
 with postings as (
     select * from {{ ref('int_qbo__postings') }}
 ),
 
-home as (
+converted as (
     select
         *,
-        case
-            when is_control then null
-            else round(amount_txn * exchange_rate, 2)
-        end as detail_home
+        round(amount_txn * exchange_rate, 2) as naive_home,
+        row_number() over (
+            partition by realm_id, transaction_type, transaction_id, is_control
+            order by posting_seq desc, posting_index desc
+        ) as from_last,
+        sum(amount_txn) filter (where not is_control) over txn as detail_txn,
+        sum(round(amount_txn * exchange_rate, 2)) filter (where not is_control) over txn as detail_naive,
+        bool_or(is_control) over txn as has_control
     from postings
+    window txn as (partition by realm_id, transaction_type, transaction_id)
 ),
 
+-- Home amounts. With a control posting: it carries the converted total, round(total x rate);
+-- each other posting is converted on its own and the last of them takes the rounding
+-- difference. Without one (journal entries): the last posting takes the difference.
 balanced as (
     select
         *,
         case
-            when is_control
-                then -coalesce(sum(detail_home) over (partition by realm_id, transaction_type, transaction_id), 0)
-            else detail_home
+            when is_control then -round(coalesce(detail_txn, 0) * exchange_rate, 2)
+            when from_last = 1 and has_control
+                then naive_home + round(detail_txn * exchange_rate, 2) - detail_naive
+            when from_last = 1 then naive_home - detail_naive
+            else naive_home
         end as amount_home
-    from home
+    from converted
 )
 
 select
