@@ -73,6 +73,14 @@ class Warehouse:
             with conn.cursor() as cur:
                 cur.executemany(statement, [(realm, o["Id"], json.dumps(o)) for o in objects])
 
+    def execute(self, statement: str, rows: list[tuple[Any, ...]] | None = None) -> None:
+        """Run one statement (for each of `rows` when given)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
+            if rows is None:
+                cur.execute(statement)
+            else:
+                cur.executemany(statement, rows)
+
     def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
         params = conninfo.conninfo_to_dict(self.dsn)
         env = {

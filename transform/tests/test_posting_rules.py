@@ -333,6 +333,16 @@ EXPECTED = {
 }
 
 
+REPORT_LINES_DDL = """
+create table raw.qb_report_profit_and_loss_lines (
+    realm_id text, accounting_method text, period_start date, period_end date,
+    line_position int[], line_kind text, section_path text[], section_group text, label text,
+    account_id text, account_name text, col_key text, col_index int, value_text text,
+    value_number numeric
+)
+"""
+
+
 @pytest.fixture(scope="module")
 def built(warehouse: Warehouse) -> Warehouse:
     warehouse.load("accounts", R1, ACCOUNTS)
@@ -364,6 +374,21 @@ def built(warehouse: Warehouse) -> Warehouse:
         "invoices",
         R2,
         [txn("1", "2026-01-05", 999.00, [sales_line(1, "1", 999.00)], CustomerRef=ref("1"))],
+    )
+    # QuickBooks' P&L for January as the reports' line view shows it: one account off by 1.00,
+    # and a cash-basis line the models do not offer (not compared).
+    warehouse.execute(REPORT_LINES_DDL)
+    warehouse.execute(
+        "insert into raw.qb_report_profit_and_loss_lines (realm_id, accounting_method,"
+        " period_start, period_end, line_kind, account_id, col_key, col_index, value_number)"
+        " values (%s, %s, '2026-01-01', '2026-01-31', 'Data', %s, 'total', 1, %s)",
+        [
+            (R1, "Accrual", "4", Decimal("250.00")),
+            (R1, "Accrual", "5", Decimal("-15.00")),
+            (R1, "Accrual", "8", Decimal("451.00")),
+            (R1, "Accrual", "12", Decimal("20.00")),
+            (R1, "Cash", "4", Decimal("30.00")),
+        ],
     )
     result = warehouse.dbt("build")
     if result.returncode != 0:
@@ -571,3 +596,22 @@ def test_lines_expand_groups_and_keep_subtotals_unposted(built: Warehouse) -> No
 def test_streams_without_a_raw_table_build_empty(built: Warehouse) -> None:
     assert built.query("select to_regclass('raw.qb_budgets') as t")[0]["t"] is None
     assert built.query("select count(*) as n from staging.stg_qbo__budgets")[0]["n"] == 0
+
+
+def test_statement_differences_list_what_quickbooks_reports_otherwise(built: Warehouse) -> None:
+    rows = built.query(
+        "select statement, realm_id, accounting_method, period_month::text as month, account_id,"
+        " quickbooks_amount, model_amount, difference from analytics.statement_differences"
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        (
+            "ProfitAndLoss",
+            R1,
+            "Accrual",
+            "2026-01-01",
+            "8",
+            Decimal("451.00"),
+            Decimal("450.00"),
+            Decimal("-1.00"),
+        )
+    ]
