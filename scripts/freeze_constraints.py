@@ -8,8 +8,9 @@ scripts/install-image use it. `plugins/constraints.txt` pins every distribution 
 virtualenvs under `.meltano/` (the tap's and both targets'; they need a newer SQLAlchemy than
 Meltano's own environment, so they get their own file); `make install` and scripts/install-image
 hand it to `meltano install` (UV_CONSTRAINT / PIP_CONSTRAINT). The utilities (dbt) get
-`plugins/utilities/constraints.txt`: dbt-core pins older versions of some shared packages. Meltano's lock files cover only
-plugins from Meltano Hub; every plugin here is defined inline (see README's layout table).
+`plugins/utilities/constraints.txt`: dbt-core pins older versions of some shared packages.
+Meltano's lock files cover only plugins from Meltano Hub; every plugin here is defined inline (see
+README's layout table).
 """
 
 from __future__ import annotations
