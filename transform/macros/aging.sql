@@ -66,7 +66,15 @@ aged_from as (
 ),
 
 month_ends as (
-    select realm_id, month_end from {{ ref('int_qbo__months') }}
+    select realm_id, period_month, month_end from {{ ref('int_qbo__months') }}
+),
+
+-- What was applied to each item in each month (summed per month, then run over the months).
+monthly_movements as (
+    select realm_id, transaction_type, transaction_id, date_trunc('month', transaction_date)::date as period_month,
+        sum(amount) as amount
+    from movements
+    group by 1, 2, 3, 4
 ),
 
 open_at as (
@@ -78,15 +86,17 @@ open_at as (
         i.transaction_id,
         m.month_end - i.aged_from as days_past_due,
         {{ sign }} * (
-            i.amount + coalesce((
-                select sum(mv.amount) from movements as mv
-                where mv.realm_id = i.realm_id and mv.transaction_type = i.transaction_type
-                  and mv.transaction_id = i.transaction_id and mv.transaction_date <= m.month_end
-            ), 0)
+            i.amount + sum(coalesce(mv.amount, 0)) over (
+                partition by i.realm_id, i.transaction_type, i.transaction_id, i.party_id
+                order by m.period_month
+            )
         ) as open_amount
-    from month_ends as m
-    inner join aged_from as i
-        on i.realm_id = m.realm_id and i.transaction_date <= m.month_end
+    from aged_from as i
+    inner join month_ends as m
+        on m.realm_id = i.realm_id and m.month_end >= i.transaction_date
+    left join monthly_movements as mv
+        on mv.realm_id = i.realm_id and mv.transaction_type = i.transaction_type
+        and mv.transaction_id = i.transaction_id and mv.period_month = m.period_month
 )
 
 select
