@@ -29,6 +29,12 @@ def test_run_with_dbt_build_makes_the_books(emulator, make_project) -> None:
         ).fetchall()
         # dbt reads raw and writes nothing there, not even the tables of streams not loaded.
         assert [r[0] for r in raw_tables] == ["qb_customers", "qb_invoices", "qb_items"]
+        # Nothing depends on the raw tables: the loader can still alter or drop them.
+        dependents = one(
+            conn,
+            "select count(*) from information_schema.view_table_usage where table_schema = 'raw'",
+        )
+        assert dependents == 0
         live = one(conn, "select count(*) from raw.qb_invoices where _sdc_deleted_at is null")
         assert live > 0
         assert one(conn, "select count(*) from staging.stg_qbo__invoices") == live
