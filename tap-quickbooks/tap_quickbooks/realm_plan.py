@@ -238,6 +238,16 @@ class RealmPlan:
             future.result()
         self._read_small()
         self._count_windows()
+        modes = [route.mode for route in self.routes.values()]
+        logger.info(
+            "Plan realm=%s streams=%d cdc=%d read_by_plan=%d windows=%d requests=%d",
+            self.conn.realm_id,
+            len(modes),
+            len(cdc_rows),
+            modes.count("rows"),
+            modes.count("windows"),
+            self.stats.requests,
+        )
 
     # -- small streams of a backfill -------------------------------------------------------
 
