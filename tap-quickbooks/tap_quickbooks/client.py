@@ -388,7 +388,10 @@ class QuickBooksStream(InternalsStream):
             totals.rows = len(route.rows)
             rows, route.rows = route.rows, []
             yield from rows
-            value = _last_updated(rows) if self.kind != "singleton" else None
+            # Every change up to the plan's answer is emitted: the newest row is the bookmark
+            # (CDC does not promise an order).
+            stamps = [r["last_updated_time"] for r in rows if r["last_updated_time"]]
+            value = max(stamps) if stamps and self.kind != "singleton" else None
             if value is not None and (bookmark is None or value > bookmark.isoformat()):
                 self._commit(context, value)
         else:
