@@ -28,6 +28,11 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="ENTITY=N",
             help="rows of one entity per realm, e.g. --size Payment=500 (repeatable)",
         )
+        p.add_argument(
+            "--multicurrency",
+            action="store_true",
+            help="every third vendor bills in a foreign currency (ExchangeRate, A/P per currency)",
+        )
 
     serve = sub.add_parser("serve", help="run the emulator; prints READY <base url>")
     company(serve)
@@ -84,6 +89,17 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="CDC reports only changes of the last N days (0 = all)",
     )
+    serve.add_argument(
+        "--cdc-reject-older-days",
+        type=float,
+        help="CDC answers a changedSince older than N days with a 400 fault (0 = never)",
+    )
+    serve.add_argument(
+        "--nul-in-memo",
+        type=int,
+        choices=(0, 1),
+        help="1: every invoice's CustomerMemo carries a NUL character",
+    )
 
     truth = sub.add_parser("truth", help="print the ids/SyncTokens the company starts with")
     company(truth)
@@ -112,6 +128,8 @@ SWITCHES = (
     "cdc_horizon_days",
     "batch_rate_limit",
     "cdc_unsupported",
+    "cdc_reject_older_days",
+    "nul_in_memo",
 )
 
 
@@ -172,6 +190,7 @@ async def _serve(args: argparse.Namespace) -> None:
         clock=args.clock,
         cache_rows=args.cache_rows,
         sizes=_sizes(args),
+        multicurrency=args.multicurrency,
         **_switches(args),
     )
     http = HTTPServer(emulator, args.host, args.port)
@@ -199,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.invoices,
                 args.realms,
                 sizes=_sizes(args),
+                multicurrency=args.multicurrency,
             )
             json.dump({r: c.truth() for r, c in companies.items()}, sys.stdout)
             sys.stdout.write("\n")

@@ -15,7 +15,7 @@ import typing as t
 import pytest
 from qbo_emulator.testing import EmulatorServer
 
-from tap_quickbooks import connection, realm_plan, windows
+from tap_quickbooks import connection, realm_plan, settings, windows
 from tap_quickbooks.client import CHUNK_PAGES
 from tap_quickbooks.streams import STREAM_TYPES
 from tests.conftest import run_tap, tap_config
@@ -72,7 +72,7 @@ def expected_backfill(emu: EmulatorServer, config: dict[str, t.Any]) -> tuple[in
             if total:
                 window(total)
             continue
-        plan = windows.plan_windows(start, end, config["window_days"])
+        plan = windows.plan_windows(start, end, settings.AUTO_WINDOW_DAYS)
         to_count += len(plan)
         group = 0
         for w in plan:
@@ -137,7 +137,7 @@ def test_backfill_spends_one_request_per_page_plus_planning(tmp_path, page_size)
     # page_size 1: invoices need more pages than a window holds (windows counted in /batch).
     with EmulatorServer(seed=22, customers=40, items=15, invoices=130, rate_limit=0) as emu:
         config = tap_config(
-            emu, tmp_path, page_size=page_size, window_days=365, max_requests_per_minute=100_000
+            emu, tmp_path, page_size=page_size, window_days=None, max_requests_per_minute=100_000
         )
         want, pages = expected_backfill(emu, config)
         emu.reset_stats()
