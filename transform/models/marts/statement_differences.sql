@@ -1,26 +1,16 @@
 -- Where the models disagree with QuickBooks' own reports: every account (P&L, balance sheet) or
 -- name (aging) and month whose amount differs from the report loaded for that month, to the
--- cent. Read from the report line views raw.qb_report_<name>_lines (one row per report cell:
--- line_kind, account_id, col_key, col_index, value_number, ...); a report that is not loaded
--- is not compared. Only one-month report periods, and the bases the models offer (Accrual).
+-- cent. Read from the report lines models stg_qbo__report_<name>_lines (one row per report
+-- cell: line_kind, account_id, col_key, col_index, value_number, ...; empty while that report is
+-- not loaded, and then nothing is compared). Only one-month report periods, and the bases the
+-- models offer (Accrual).
 -- Empty when everything matches (tested: data_tests/statements_match_quickbooks.sql).
-{%- set pl = raw_relation('qb_report_profit_and_loss_lines') %}
-{%- set bs = raw_relation('qb_report_balance_sheet_lines') %}
-{%- set ar = raw_relation('qb_report_aged_receivables_lines') %}
-{%- set ap = raw_relation('qb_report_aged_payables_lines') %}
+{%- set pl = ref('stg_qbo__report_profit_and_loss_lines') %}
+{%- set bs = ref('stg_qbo__report_balance_sheet_lines') %}
+{%- set ar = ref('stg_qbo__report_aged_receivables_lines') %}
+{%- set ap = ref('stg_qbo__report_aged_payables_lines') %}
 
-with empty as (
-    select
-        null::text as realm_id,
-        null::text as accounting_method,
-        null::date as period_month,
-        null::text as account_id,
-        null::numeric as amount
-    where false
-),
-
-{% if pl is not none %}
-report_pl as (
+with report_pl as (
     select realm_id, accounting_method, period_start as period_month, account_id, sum(value_number) as amount
     from {{ pl }}
     where line_kind = 'Data' and col_key = 'total' and account_id is not null and value_number is not null
@@ -28,11 +18,7 @@ report_pl as (
       and period_end = (period_start + interval '1 month' - interval '1 day')::date
     group by 1, 2, 3, 4
 ),
-{% else %}
-report_pl as (select * from empty),
-{% endif %}
 
-{% if bs is not none %}
 report_bs as (
     select
         realm_id, accounting_method, date_trunc('month', period_end)::date as period_month,
@@ -44,12 +30,8 @@ report_bs as (
       and period_end = (date_trunc('month', period_end) + interval '1 month' - interval '1 day')::date
     group by 1, 2, 3, 4
 ),
-{% else %}
-report_bs as (select * from empty),
-{% endif %}
 
 {% for name, relation in [('ar', ar), ('ap', ap)] %}
-{% if relation is not none %}
 report_{{ name }} as (
     -- The total is the last column of each name's line.
     select realm_id, 'Accrual'::text as accounting_method, period_end as period_month,
@@ -62,9 +44,6 @@ report_{{ name }} as (
     where col_index = last_col and value_number is not null
     group by 1, 2, 3, 4
 ),
-{% else %}
-report_{{ name }} as (select * from empty),
-{% endif %}
 {% endfor %}
 
 compared as (

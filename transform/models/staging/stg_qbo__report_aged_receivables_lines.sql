@@ -1,0 +1,2 @@
+-- QuickBooks' aged_receivables report, one row per cell of every line (macros/report_lines.sql).
+{{ report_lines('aged_receivables') }}
