@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import requests
+from qbo_warehouse.streams import STREAMS as TAP_STREAMS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -46,8 +47,9 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLIENT_ID = "nothing-lost-client"
 CLIENT_SECRET = "nlCS-7d41f0c9b2e6-client-secret-a58e3"
 
-STREAMS = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
-TABLES = {"invoices": "qb_invoices", "customers": "qb_customers", "items": "qb_items"}
+# Every stream of QuickBooks objects, from the tap's stream list (tests/test_drift.py).
+STREAMS = {s.name: s.entity for s in TAP_STREAMS if s.is_entity}
+TABLES = {s.name: s.table for s in TAP_STREAMS if s.is_entity}
 STATE_ID = "dev:tap-quickbooks-to-target-postgres"
 START_DATE = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 WINDOW_DAYS = 180
@@ -56,7 +58,7 @@ _TOKEN_HEAD = re.compile(r"^RT1-\d+-H0-\d{10}")
 
 _TS = r"'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z'"
 QUERY_RE = re.compile(
-    r"^SELECT (?:\*|COUNT\(\*\)) FROM (?:Invoice|Customer|Item) "
+    r"^SELECT (?:\*|COUNT\(\*\)) FROM (?:" + "|".join(STREAMS.values()) + ") "
     rf"WHERE MetaData\.LastUpdatedTime >= {_TS} AND MetaData\.LastUpdatedTime < {_TS}"
     r"(?: AND Active IN \(true, false\))?"
     r"(?: ORDERBY MetaData\.LastUpdatedTime STARTPOSITION [1-9]\d* MAXRESULTS [1-9]\d*)?$"

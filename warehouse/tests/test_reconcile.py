@@ -11,7 +11,7 @@ from tap_quickbooks.client import RealmConnection, RequestStats
 
 from qbo_warehouse import cli
 from qbo_warehouse.reconcile import (
-    STREAMS,
+    RECONCILED,
     ReconcileError,
     load,
     postgres_dsn,
@@ -52,6 +52,25 @@ def config(emu, tmp_path) -> dict:
     }
 
 
+def _objects(qbo, stream, rng) -> list[dict]:
+    """Every object of the stream in the range (singletons: whatever their time), paged."""
+    if stream.kind == "singleton":
+        return qbo.query(f"SELECT * FROM {stream.entity}", RequestStats()).get(stream.entity, [])
+    found: list[dict] = []
+    while True:
+        text = query.select_query(
+            stream.entity,
+            rng,
+            start_position=len(found) + 1,
+            max_results=1000,
+            include_inactive=stream.include_inactive,
+        )
+        page = qbo.query(text, RequestStats()).get(stream.entity, [])
+        found.extend(page)
+        if len(page) < 1000:
+            return found
+
+
 def _load_everything(conn, config) -> None:
     """Fill raw.qb_* the way the pipeline would (one row per object, UTC timestamps)."""
     settings = load(config)
@@ -59,16 +78,9 @@ def _load_everything(conn, config) -> None:
     qbo = RealmConnection(settings, realm, TokenStore(settings.token_store_path))
     rng = query.Range(settings.start_date, settings.end_date)
     try:
-        for stream in STREAMS:
+        for stream in RECONCILED:
             conn.execute(DDL.format(t=stream.table).replace("CREATE SCHEMA raw;", ""))
-            text = query.select_query(
-                stream.entity,
-                rng,
-                start_position=1,
-                max_results=1000,
-                include_inactive=stream.include_inactive,
-            )
-            for obj in qbo.query(text, RequestStats()).get(stream.entity, []):
+            for obj in _objects(qbo, stream, rng):
                 updated = dt.datetime.fromisoformat(obj["MetaData"]["LastUpdatedTime"])
                 conn.execute(
                     f"INSERT INTO raw.{stream.table} VALUES (%s, %s, %s, %s, %s, NULL)",
@@ -95,12 +107,30 @@ def _windows_not_ok(report) -> list:
     return [w for s in report.streams for w in s.windows if not w.ok]
 
 
+def _by_stream(report) -> dict:
+    return {s.stream: s for s in report.streams}
+
+
 def test_clean_load_matches_and_the_rotated_token_is_kept(loaded, config, emu) -> None:
     report = reconcile(loaded, load(config))
     assert report.ok, render_text(report)
-    assert [s.stream for s in report.streams] == ["invoices", "customers", "items"]
-    assert sum(w.qbo for w in report.streams[1].windows) == COMPANY["customers"]  # inactive too
-    assert report.requests >= 3 * len(report.streams[0].windows)
+    # Every stream of the tap's list, each with rows (the emulated company has every entity).
+    assert [s.stream for s in report.streams] == [s.name for s in RECONCILED]
+    empty = [s.stream for s in report.streams if not sum(w.qbo for w in s.windows)]
+    assert not empty, f"streams with no rows in the emulated company: {empty}"
+    streams = _by_stream(report)
+    customers = streams["customers"]
+    assert sum(w.qbo for w in customers.windows) == COMPANY["customers"]  # inactive too
+    for stream in RECONCILED:
+        got = streams[stream.name]
+        if stream.kind == "singleton":
+            assert [(w.qbo, w.postgres, w.window) for w in got.windows] == [(1, 1, None)]
+        if stream.kind == "name_list" and stream.include_inactive:
+            assert got.qbo_inactive == got.postgres_inactive is not None
+        else:
+            assert got.qbo_inactive is None
+    assert customers.qbo_inactive, "the emulated company has inactive customers"
+    assert report.requests >= len(RECONCILED)
     # The emulator rotates on every refresh: the store holds the one that works now.
     stored = TokenStore(config["token_store_path"]).load()["entries"]
     assert [e["refresh_token"] for e in stored.values()] == [emu.refresh_token()]
@@ -127,7 +157,9 @@ def test_lost_stale_duplicate_and_deleted_rows_are_named(loaded, config) -> None
     report = reconcile(loaded, load(config))
     assert not report.ok
     text = render_text(report)
-    invoices, customers, items = report.streams
+    streams = _by_stream(report)
+    invoices, customers, items = streams["invoices"], streams["customers"], streams["items"]
+    assert {s.stream for s in report.streams if not s.ok} == {"invoices", "customers", "items"}
     missing = [w for w in invoices.windows if w.missing]
     assert [w.missing for w in missing] == [[lost[0]]]
     assert missing[0].window.start <= lost[1].replace(tzinfo=dt.UTC) < missing[0].window.end
@@ -140,9 +172,51 @@ def test_lost_stale_duplicate_and_deleted_rows_are_named(loaded, config) -> None
     assert "MISMATCH" in text
 
     marked = reconcile(loaded, load(config), mark_deleted=True)
-    assert [i for w in marked.streams[0].windows for i in w.marked_deleted] == ["999999"]
+    marked_invoices = _by_stream(marked)["invoices"]
+    assert [i for w in marked_invoices.windows for i in w.marked_deleted] == ["999999"]
+    assert marked_invoices.tombstones == 1
     row = loaded.execute("SELECT _sdc_deleted_at FROM raw.qb_invoices WHERE id = '999999'")
     assert row.fetchone()[0] is not None
+
+
+def test_inactive_rows_and_singletons_are_compared(loaded, config) -> None:
+    # A customer deactivated in QuickBooks whose row still says active (same LastUpdatedTime).
+    loaded.execute(
+        "UPDATE raw.qb_customers SET payload = jsonb_set(payload, '{Active}', 'true')"
+        " WHERE id = (SELECT min(id) FROM raw.qb_customers WHERE payload->>'Active' = 'false')"
+    )
+    # CompanyInfo changed upstream after the load; Preferences never loaded.
+    loaded.execute("UPDATE raw.qb_company_info SET sync_token = sync_token || '-old'")
+    loaded.execute("DELETE FROM raw.qb_preferences")
+
+    report = reconcile(loaded, load(config))
+    text = render_text(report)
+    streams = _by_stream(report)
+    assert {s.stream for s in report.streams if not s.ok} == {
+        "customers",
+        "company_info",
+        "preferences",
+    }, text
+    customers = streams["customers"]
+    assert customers.postgres_inactive == customers.qbo_inactive - 1
+    assert all(w.ok for w in customers.windows)  # only the inactive count tells
+    assert f"inactive: quickbooks {customers.qbo_inactive}" in text
+    info = streams["company_info"].windows[0]
+    assert info.stale == [info.stale[0]]
+    assert info.status == "MISMATCH: SyncTokens differ"
+    assert streams["preferences"].windows[0].missing
+    assert "whole object (read every run)" in text
+
+
+def test_streams_of_each_kind_can_be_picked(loaded, config, pg_dsn, tmp_path, capsys):
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    args = ["reconcile", "--tap-config", str(path), "--dsn", pg_dsn, "--format", "json"]
+    assert cli.main([*args, "--stream", "company_info", "--stream", "vendors"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["stream"] for s in out["streams"]] == ["vendors", "company_info"]
+    assert [s["kind"] for s in out["streams"]] == ["name_list", "singleton"]
+    assert out["streams"][1]["window_results"][0]["window_start"] is None
 
 
 def test_cli_exit_codes_and_one_line_setting_errors(loaded, config, pg_dsn, tmp_path, capsys):
