@@ -22,6 +22,12 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument("--items", type=int, default=20, help="items per realm (20)")
         p.add_argument("--invoices", type=int, default=400, help="invoices per realm (400)")
         p.add_argument("--realms", type=int, default=1, help="number of companies (1)")
+        p.add_argument(
+            "--size",
+            action="append",
+            metavar="ENTITY=N",
+            help="rows of one entity per realm, e.g. --size Payment=500 (repeatable)",
+        )
 
     serve = sub.add_parser("serve", help="run the emulator; prints READY <base url>")
     company(serve)
@@ -66,6 +72,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--batch-max-items", type=int)
     serve.add_argument("--cdc-max-objects", type=int)
     serve.add_argument(
+        "--batch-rate-limit", type=int, help="batch requests/minute/realm (40; 0 = off)"
+    )
+    serve.add_argument(
+        "--cdc-unsupported",
+        choices=("fault", "ignore"),
+        help="/cdc asked for TaxAgency, TaxCode, TaxRate or TimeActivity: 400 fault or ignore",
+    )
+    serve.add_argument(
         "--cdc-horizon-days",
         type=float,
         help="CDC reports only changes of the last N days (0 = all)",
@@ -96,6 +110,8 @@ SWITCHES = (
     "batch_max_items",
     "cdc_max_objects",
     "cdc_horizon_days",
+    "batch_rate_limit",
+    "cdc_unsupported",
 )
 
 
@@ -106,6 +122,31 @@ def _switches(args: argparse.Namespace) -> dict[str, Any]:
     if args.fault_at:
         out["fault_at"] = parse_fault_at(args.fault_at)
     return out
+
+
+def parse_sizes(items: list[str] | None) -> dict[str, int]:
+    """`Entity=N` pairs; a bad pair raises ConfigError naming it."""
+    out: dict[str, int] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--size: expected ENTITY=N, got {item!r}")
+        try:
+            out[name.strip()] = int(value)
+        except ValueError:
+            raise ConfigError(f"--size: {name.strip()} must be an integer, got {value!r}") from None
+    return out
+
+
+def _sizes(args: argparse.Namespace) -> dict[str, int]:
+    from qbo_emulator.entities import resolve_sizes
+
+    sizes = parse_sizes(args.size)
+    try:
+        resolve_sizes(args.customers, args.items, args.invoices, sizes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return sizes
 
 
 def _check_company(args: argparse.Namespace) -> None:
@@ -130,6 +171,7 @@ async def _serve(args: argparse.Namespace) -> None:
         token_state=args.token_state,
         clock=args.clock,
         cache_rows=args.cache_rows,
+        sizes=_sizes(args),
         **_switches(args),
     )
     http = HTTPServer(emulator, args.host, args.port)
@@ -151,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
             from qbo_emulator.data import build_companies
 
             companies = build_companies(
-                args.seed, args.customers, args.items, args.invoices, args.realms
+                args.seed,
+                args.customers,
+                args.items,
+                args.invoices,
+                args.realms,
+                sizes=_sizes(args),
             )
             json.dump({r: c.truth() for r, c in companies.items()}, sys.stdout)
             sys.stdout.write("\n")

@@ -9,6 +9,7 @@ FAULT_KINDS = ("429", "500", "502", "503", "slow", "reset", "truncate")
 ROTATIONS = ("every", "daily", "never")
 INVALID_GRANT_BODIES = ("short", "described", "token_invalid")
 CHURN_OPS = ("update", "deactivate", "delete", "create")
+CDC_UNSUPPORTED = ("fault", "ignore")
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,12 @@ class Config:
     cdc_max_objects: int = 1000
     # > 0: /cdc reports only changes of the last N days (Intuit guarantees 30); 0: everything.
     cdc_horizon_days: float = 0.0
+    # batch requests per 60 s per realm (Intuit: 40 per realm and app); 0 = off. Also off while
+    # rate_limit is 0, so a test that turns throttling off turns it all off.
+    batch_rate_limit: int = 40
+    # /cdc asked for an entity CDC does not serve (TaxAgency, TaxCode, TaxRate, TimeActivity,
+    # CompanyInfo, Preferences): "fault" answers 400, "ignore" answers an empty group for it.
+    cdc_unsupported: str = "fault"
 
     def update(self, **switches: Any) -> None:
         """Validate and apply switches; nothing changes when one is bad."""
@@ -59,12 +66,20 @@ class Config:
             raise ConfigError(
                 f"invalid_grant_body must be one of {', '.join(INVALID_GRANT_BODIES)}"
             )
+        if self.cdc_unsupported not in CDC_UNSUPPORTED:
+            raise ConfigError(f"cdc_unsupported must be one of {', '.join(CDC_UNSUPPORTED)}")
         if self.throttle_format not in ("xml", "json"):
             raise ConfigError("throttle_format must be xml or json")
         for name in ("access_token_ttl", "refresh_token_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0")
-        for name in ("rate_limit", "concurrency_limit", "churn_every", "fault_seed"):
+        for name in (
+            "rate_limit",
+            "concurrency_limit",
+            "churn_every",
+            "fault_seed",
+            "batch_rate_limit",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         for name in ("latency_ms", "latency_per_row_ms", "slow_seconds", "cdc_horizon_days"):
@@ -132,6 +147,7 @@ def _coerce(name: str, value: Any) -> Any:
         "churn_every": int,
         "batch_max_items": int,
         "cdc_max_objects": int,
+        "batch_rate_limit": int,
         "latency_ms": float,
         "latency_per_row_ms": float,
         "slow_seconds": float,

@@ -14,14 +14,15 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qbo_emulator.timeutil import SEED_END, SEED_START, pacific_date, pacific_seconds
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 MASK = (1 << 64) - 1
 FIRST_REALM = 9341450000000001
-ENTITIES = ("Invoice", "Customer", "Item")
-NAME_LISTS = frozenset({"Customer", "Item"})
 BURST_THRESHOLD = 1500
 
 _MONEY_RE = re.compile(r'"\\u0000([MN])(-?\d+)"')
@@ -257,18 +258,32 @@ class Company:
         items: int,
         invoices: int,
         cache_rows: int = 250_000,
+        sizes: Mapping[str, int] | None = None,
     ) -> None:
+        from qbo_emulator.entities import REGISTRY, resolve_sizes
+
         self.realm_id = realm_id
         self.seed = seed
         self.cache_rows = cache_rows
         self.rng = random.Random(f"{seed}:{realm_id}")
-        self.tables: dict[str, EntityTable] = {e: EntityTable(e) for e in ENTITIES}
+        self.specs = REGISTRY
+        self.sizes = resolve_sizes(customers, items, invoices, sizes)
+        self.tables: dict[str, EntityTable] = {e: EntityTable(e) for e in REGISTRY}
+        #: (target entity, target id) -> [(TxnType, source id, cents)]: payments applied to an
+        #: invoice, bill payments to a bill, the deposit of a payment or sales receipt
+        self.links: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
+        self._choices: dict[str, list[int]] = {}
+        self._kids: dict[int, list[int]] | None = None
+        self._balances: dict[str, dict[int, int]] | None = None
         self._cust_frags: dict[int, tuple[str, str, str]] = {}
         self._item_names: dict[int, str] = {}
+        self._item_accts: dict[int, str] = {}
         self.company_name = f"Sandbox Company US {realm_id[-4:]}"
-        self._gen_items(items)
-        self._gen_customers(customers)
-        self._gen_invoices(invoices)
+        for name, spec in REGISTRY.items():
+            spec.generate(self, self.sizes[name])
+            self.tables[name].reindex()
+            if spec.kind == "name_list":
+                self._choices[name] = sorted(i for i, r in self.tables[name].rows.items() if r.active)
         self.churn_rng = random.Random(f"churn:{seed}:{realm_id}")
 
     # ------------------------------------------------------------------ generation
@@ -412,18 +427,61 @@ class Company:
         items = self.tables["Item"].rows
         return [r for r in items.values() if r.info and r.info["type"] != "Category"]
 
+    # ------------------------------------------------------------------ references
+    def choices(self, entity: str) -> list[int]:
+        """Ids of a name list's rows that were active when the company was generated."""
+        return self._choices.get(entity, [])
+
+    def ref_name(self, entity: str, iid: int) -> str:
+        """The `name` of a reference to a name-list row (with ` (deleted)` when inactive)."""
+        if entity == "Customer":
+            return self.customer_display(iid)
+        row = self.tables[entity].rows.get(iid)
+        if row is None or row.info is None:
+            return ""
+        if entity == "Account":
+            from qbo_emulator.books import account_fqn
+
+            return account_fqn(self, row)
+        name = str(row.info.get("name", ""))
+        return name if row.active else f"{name} (deleted)"
+
+    def item_income_account(self, item_id: int) -> int:
+        row = self.tables["Item"].rows.get(item_id)
+        kind = row.info["type"] if row is not None and row.info else "Service"
+        return 1 if kind == "Service" else 79
+
+    # ------------------------------------------------------------------ balances
+    def invalidate(self) -> None:
+        """Forget computed balances (after a mutation)."""
+        self._balances = None
+
+    def balances(self) -> dict[str, dict[int, int]]:
+        if self._balances is None:
+            from qbo_emulator.ledger import balances
+
+            self._balances = balances(self)
+        return self._balances
+
+    def account_balance(self, aid: int) -> int:
+        return self.balances()["Account"].get(aid, 0)
+
+    def sub_account_balance(self, aid: int) -> int:
+        return self.balances()["AccountChildren"].get(aid, 0)
+
+    def vendor_balance(self, vid: int) -> int:
+        return self.balances()["Vendor"].get(vid, 0)
+
+    def customer_balance(self, cid: int) -> int:
+        return self.balances()["Customer"].get(cid, 0)
+
     # ------------------------------------------------------------------ rendering
     def render(self, entity: str, row: Row) -> bytes:
         table = self.tables[entity]
         cached = table.cache.get(row.id)
         if cached is not None:
             return cached
-        if entity == "Invoice":
-            data = self.invoice_bytes(row)
-        elif entity == "Customer":
-            data = dumps(self.customer_obj(row))
-        else:
-            data = dumps(self.item_obj(row))
+        data = self.specs[entity].render_bytes(self, row)
         if len(table.cache) < self.cache_rows:
             table.cache[row.id] = data
         return data
@@ -483,7 +541,10 @@ class Company:
         info = row.info
         assert info is not None
         h = row.h
-        balance = 0 if row.version % 2 else int(info["balance"])
+        balance = self.customer_balance(row.id)
+        with_jobs = balance + sum(
+            self.customer_balance(child) for child in self._children().get(row.id, ())
+        )
         obj: dict[str, Any] = {
             "Taxable": bool(h & 1),
             "BillAddr": self._addr(h >> 3, row.id + 1),
@@ -499,7 +560,7 @@ class Company:
         obj.update(
             {
                 "Balance": M(balance),
-                "BalanceWithJobs": M(balance),
+                "BalanceWithJobs": M(with_jobs),
                 "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
                 "PreferredDeliveryMethod": "Email" if (h >> 11) & 1 else "Print",
                 "IsProject": False,
@@ -526,6 +587,15 @@ class Company:
             obj["Notes"] = f"Updated {row.version} time(s)"
         return obj
 
+    def _children(self) -> dict[int, list[int]]:
+        """Sub-customers per parent (new customers are never sub-customers)."""
+        if self._kids is None:
+            self._kids = {}
+            for r in self.tables["Customer"].rows.values():
+                if r.ref:
+                    self._kids.setdefault(r.ref, []).append(r.id)
+        return self._kids
+
     def item_obj(self, row: Row) -> dict[str, Any]:
         info = row.info
         assert info is not None
@@ -551,7 +621,10 @@ class Company:
             "Taxable": bool(row.h & 1),
             "UnitPrice": N(price),
             "Type": info["type"],
-            "IncomeAccountRef": {"value": "79", "name": "Sales of Product Income"},
+            "IncomeAccountRef": {
+                "value": str(self.item_income_account(row.id)),
+                "name": self.ref_name("Account", self.item_income_account(row.id)),
+            },
         }
         if info["type"] == "Inventory":
             obj.update(
@@ -597,7 +670,16 @@ class Company:
         taxed = (h >> 50) & 3 == 0
         tax = subtotal * 8 // 100 if taxed else 0
         total = subtotal + tax
-        paid = bool((h >> 54) & 1) or row.version > 0
+        links = self.links.get(("Invoice", row.id), ())
+        applied = sum(link[2] for link in links)
+        h2 = mix(h)
+        departments = self._choices.get("Department")
+        classes = self._choices.get("Class")
+        dept = departments[(h2 >> 8) % len(departments)] if departments and h2 % 3 == 0 else 0
+        line_classes = [
+            classes[(h2 >> (20 + n)) % len(classes)] if classes and (h2 >> (50 + n)) & 1 else 0
+            for n in range(len(lines))
+        ]
         txn_text = pacific_date(row.create)
         term = TERMS[(h >> 52) % 3]
         due = (
@@ -611,8 +693,10 @@ class Company:
             "taxed": taxed,
             "tax": tax,
             "total": total,
-            "balance": 0 if paid else total,
-            "paid": paid,
+            "balance": total - applied,
+            "links": links,
+            "department": dept,
+            "classes": line_classes,
             "txn_date": txn_text,
             "due_date": due,
             "term": term,
@@ -644,17 +728,26 @@ class Company:
             "CustomField": [crew],
             "DocNumber": str(1000 + row.id),
             "TxnDate": f["txn_date"],
-            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         }
+        if f["department"]:
+            dept = f["department"]
+            obj["DepartmentRef"] = {"value": str(dept), "name": self.ref_name("Department", dept)}
+        obj["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
         if row.version:
             obj["PrivateNote"] = f"Updated {row.version} time(s)"
-        if f["paid"]:
-            obj["LinkedTxn"] = [{"TxnId": str(5000 + row.id), "TxnType": "Payment"}]
-        else:
-            obj["LinkedTxn"] = []
+        obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": kind} for kind, t, _ in f["links"]]
         lines: list[dict[str, Any]] = []
         for n, (item, qty, price, amount) in enumerate(f["lines"], start=1):
             iname = item.info["name"] if item.info else ""
+            detail: dict[str, Any] = {"ItemRef": {"value": str(item.id), "name": iname}}
+            klass = f["classes"][n - 1]
+            if klass:
+                detail["ClassRef"] = {"value": str(klass), "name": self.ref_name("Class", klass)}
+            acct = self.item_income_account(item.id)
+            detail["UnitPrice"] = N(price)
+            detail["Qty"] = N(qty * 10)
+            detail["ItemAccountRef"] = {"value": str(acct), "name": self.ref_name("Account", acct)}
+            detail["TaxCodeRef"] = {"value": "TAX" if f["taxed"] else "NON"}
             lines.append(
                 {
                     "Id": str(n),
@@ -662,12 +755,7 @@ class Company:
                     "Description": iname,
                     "Amount": M(amount),
                     "DetailType": "SalesItemLineDetail",
-                    "SalesItemLineDetail": {
-                        "ItemRef": {"value": str(item.id), "name": iname},
-                        "UnitPrice": N(price),
-                        "Qty": N(qty * 10),
-                        "TaxCodeRef": {"value": "TAX" if f["taxed"] else "NON"},
-                    },
+                    "SalesItemLineDetail": detail,
                 }
             )
         lines.append(
@@ -751,25 +839,32 @@ class Company:
             f'"MetaData":{{"CreateTime":"{pacific_seconds(row.create)}",'
             f'"LastUpdatedTime":"{pacific_seconds(row.lut)}"}},"CustomField":[{crew}}}],'
             f'"DocNumber":"{1000 + row.id}","TxnDate":"{f["txn_date"]}",'
-            '"CurrencyRef":{"value":"USD","name":"United States Dollar"},'
         ]
+        if f["department"]:
+            p.append(f'"DepartmentRef":{self._ref_js("Department", f["department"])},')
+        p.append('"CurrencyRef":{"value":"USD","name":"United States Dollar"},')
         if row.version:
             p.append(f'"PrivateNote":"Updated {row.version} time(s)",')
-        if f["paid"]:
-            p.append(f'"LinkedTxn":[{{"TxnId":"{5000 + row.id}","TxnType":"Payment"}}],"Line":[')
-        else:
-            p.append('"LinkedTxn":[],"Line":[')
+        links = ",".join(f'{{"TxnId":"{t}","TxnType":"{kind}"}}' for kind, t, _ in f["links"])
+        p.append(f'"LinkedTxn":[{links}],"Line":[')
         code = "TAX" if f["taxed"] else "NON"
         for n, (item, qty, price, amount) in enumerate(f["lines"], start=1):
             iname = self._item_names.get(item.id)
             if iname is None:
                 iname = _js(item.info["name"] if item.info else "")
                 self._item_names[item.id] = iname
+            acct = self._item_accts.get(item.id)
+            if acct is None:
+                acct = self._ref_js("Account", self.item_income_account(item.id))
+                self._item_accts[item.id] = acct
+            klass = f["classes"][n - 1]
+            cref = f'"ClassRef":{self._ref_js("Class", klass)},' if klass else ""
             p.append(
                 f'{{"Id":"{n}","LineNum":{n},"Description":{iname},"Amount":{money(amount)},'
                 f'"DetailType":"SalesItemLineDetail","SalesItemLineDetail":{{"ItemRef":'
-                f'{{"value":"{item.id}","name":{iname}}},"UnitPrice":{minimal(price)},'
-                f'"Qty":{minimal(qty * 10)},"TaxCodeRef":{{"value":"{code}"}}}}}},'
+                f'{{"value":"{item.id}","name":{iname}}},{cref}"UnitPrice":{minimal(price)},'
+                f'"Qty":{minimal(qty * 10)},"ItemAccountRef":{acct},'
+                f'"TaxCodeRef":{{"value":"{code}"}}}}}},'
             )
         sub = money(f["subtotal"])
         p.append(
@@ -798,6 +893,9 @@ class Company:
         p.append(email)
         p.append(f',"Balance":{money(f["balance"])}}}')
         return "".join(p).encode()
+
+    def _ref_js(self, entity: str, iid: int) -> str:
+        return _js({"value": str(iid), "name": self.ref_name(entity, iid)})
 
     def tombstone(self, entity: str, iid: int) -> bytes:
         when = self.tables[entity].deleted[iid]
@@ -837,41 +935,100 @@ class Company:
 
     # ------------------------------------------------------------------ mutations
     def mutate(self, entity: str, op: str, iid: int | None, now: float) -> int:
-        """update | deactivate | delete | create; returns the id. Raises KeyError/ValueError."""
-        if entity not in self.tables:
+        """update | deactivate | delete | create; returns the id. Raises KeyError/ValueError.
+
+        Transactions are hard-deleted (a tombstone in CDC); `delete` of a name list deactivates
+        it, as QuickBooks does. Documents linked to a deleted one are updated as QuickBooks
+        updates them: deleting a payment reopens the invoices it paid, deleting an invoice leaves
+        its payments unapplied, deleting a deposit returns its payments to Undeposited Funds.
+        """
+        spec = self.specs.get(entity)
+        if spec is None:
             raise ValueError(f"unknown entity {entity!r}")
         table = self.tables[entity]
         stamp = int(now)
         if op == "create":
-            return self._create(entity, stamp)
+            if spec.kind == "singleton":
+                raise ValueError(f"{entity} is a singleton; only update applies")
+            new = self._create(entity, stamp)
+            self._after_change(entity, new, stamp)
+            return new
         if iid is None:
             raise ValueError(f"op {op!r} needs an id")
         row = table.rows.get(iid)
         if row is None:
             raise KeyError(f"{entity} {iid} does not exist")
-        if op == "delete" and entity == "Invoice":
+        if op == "delete" and spec.deletable:
+            self._detach(entity, row, stamp)
             table.remove(row)
             table.deleted[iid] = stamp
+            self._after_change(entity, iid, stamp)
             return iid
         if op in ("deactivate", "delete"):
-            if entity not in NAME_LISTS:
-                raise ValueError(f"{entity} has no Active flag; use delete")
+            if not spec.active:
+                raise ValueError(f"{entity} has no Active flag; use update")
             row.active = False
         elif op == "update":
             row.version += 1
         else:
             raise ValueError(f"unknown op {op!r}")
+        self._touch(entity, iid, stamp)
+        if op != "update":
+            self._after_rename(entity, iid)
+        self._after_change(entity, iid, stamp)
+        return iid
+
+    def _touch(self, entity: str, iid: int, stamp: int) -> None:
+        """An update of a row: SyncToken + 1, LastUpdatedTime now, JSON rendered again."""
+        table = self.tables[entity]
+        row = table.rows.get(iid)
+        if row is None:
+            return
         row.sync += 1
         table.move(row, max(stamp, row.lut))
         table.cache.pop(iid, None)
-        if entity == "Customer" and op != "update":
+
+    def _after_rename(self, entity: str, iid: int) -> None:
+        """A name-list row was deactivated: documents showing its name render again."""
+        if entity == "Customer":
             # invoices carry the customer's display name in CustomerRef
             self._cust_frags.pop(iid, None)
             inv = self.tables["Invoice"]
             for inv_row in inv.rows.values():
                 if inv_row.ref == iid:
                     inv.cache.pop(inv_row.id, None)
-        return iid
+        elif entity in ("Account", "Class", "Department"):
+            self._item_accts.clear()
+            self.tables["Invoice"].cache.clear()
+        for name, table in self.tables.items():
+            if name not in ("Invoice", "Customer", "Item"):
+                table.cache.clear()
+
+    def _after_change(self, entity: str, iid: int, stamp: int) -> None:
+        """Balances follow every change of a document; rows showing balances render again."""
+        if self.specs[entity].kind == "transaction":
+            self.invalidate()
+            for name in ("Account", "Customer", "Vendor"):
+                self.tables[name].cache.clear()
+
+    def _detach(self, entity: str, row: Row, stamp: int) -> None:
+        """Unlink a document being deleted from the documents it applies to or that apply to it."""
+        touched: set[tuple[str, int]] = set()
+        for kind, src, _ in self.links.pop((entity, row.id), []):
+            source = self.tables[kind].rows.get(src)
+            if source is not None and source.info is not None:
+                source.info["applies"] = [
+                    a for a in source.info["applies"] if (a[0], a[1]) != (entity, row.id)
+                ]
+                touched.add((kind, src))
+        for target, tid, _ in (row.info or {}).get("applies", ()):
+            entries = self.links.get((target, tid), [])
+            entries[:] = [e for e in entries if (e[0], e[1]) != (entity, row.id)]
+            if not entries:
+                self.links.pop((target, tid), None)
+            touched.add((target, tid))
+        for kind, tid in sorted(touched):
+            self._touch(kind, tid, stamp)
 
     def _create(self, entity: str, stamp: int) -> int:
         table = self.tables[entity]
@@ -891,7 +1048,7 @@ class Company:
                 "company": "",
                 "balance": 0,
             }
-        else:
+        elif entity == "Item":
             used = {str(r.info["name"]).lower() for r in table.rows.values() if r.info}
             price = rng.choice((500, 1250, 9900))
             row.info = {
@@ -900,15 +1057,50 @@ class Company:
                 "price": price,
                 "base_price": price,
             }
+        else:
+            # a new row modelled on an existing one: its facts, a new id and hash, applied to
+            # nothing (a new payment is an unapplied credit)
+            models = sorted(table.rows) or sorted(table.deleted)
+            if not table.rows:
+                raise ValueError(f"cannot create {entity}: the company has none to model it on")
+            model = table.rows[models[rng.randrange(len(models))]]
+            info = json.loads(json.dumps(model.info)) if model.info is not None else {}
+            if "applies" in info:
+                moved = sum(int(a[2]) for a in info["applies"])
+                info["applies"] = []
+                if "total" not in info:
+                    info["other"] = [92, moved or 10000]
+            if self.specs[entity].kind == "name_list" and "name" in info:
+                info["name"] = f"{info['name']} {iid}"
+            row.info = info
+            row.ref = model.ref
         table.insert(row)
         return iid
 
     def truth(self) -> dict[str, Any]:
+        """Ids and SyncTokens of every entity, deleted ids, inactive ids and counts."""
         out: dict[str, Any] = {}
-        for entity in ENTITIES:
-            rows = self.tables[entity].rows
+        deleted: dict[str, list[str]] = {}
+        inactive: dict[str, list[str]] = {}
+        counts: dict[str, dict[str, int]] = {}
+        for entity, spec in self.specs.items():
+            table = self.tables[entity]
+            rows = table.rows
             out[entity] = {str(i): str(rows[i].sync) for i in sorted(rows)}
-        out["deleted"] = {"Invoice": [str(i) for i in sorted(self.tables["Invoice"].deleted)]}
+            off = [str(i) for i in sorted(rows) if not rows[i].active]
+            if spec.deletable:
+                deleted[entity] = [str(i) for i in sorted(table.deleted)]
+            if spec.active:
+                inactive[entity] = off
+            counts[entity] = {
+                "rows": len(rows),
+                "active": len(rows) - len(off),
+                "inactive": len(off),
+                "deleted": len(table.deleted),
+            }
+        out["deleted"] = deleted
+        out["inactive"] = inactive
+        out["counts"] = counts
         return out
 
 
@@ -923,6 +1115,7 @@ def build_companies(
     invoices: int,
     realms: int = 1,
     cache_rows: int = 250_000,
+    sizes: Mapping[str, int] | None = None,
 ) -> dict[str, Company]:
     # Millions of small objects: collecting while building only rescans them; freezing them
     # afterwards keeps later collections from walking the whole company.
@@ -930,7 +1123,7 @@ def build_companies(
     gc.disable()
     try:
         companies = {
-            realm: Company(realm, seed, customers, items, invoices, cache_rows)
+            realm: Company(realm, seed, customers, items, invoices, cache_rows, sizes)
             for realm in realm_ids(realms)
         }
     finally:

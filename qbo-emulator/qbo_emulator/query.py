@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from qbo_emulator.entities import REGISTRY
 from qbo_emulator.timeutil import pacific_date, parse_date, parse_instant
 
 if TYPE_CHECKING:
@@ -240,79 +241,9 @@ COMMON_PROPS = {
     "MetaData.CreateTime": "datetime",
     "MetaData.LastUpdatedTime": "datetime",
 }
-ENTITY_PROPS: dict[str, dict[str, str]] = {
-    "Invoice": {
-        "DocNumber": "string",
-        "TxnDate": "date",
-        "DueDate": "date",
-        "CustomerRef": "ref",
-        "TotalAmt": "money",
-        "Balance": "money",
-        "PrintStatus": "string",
-        "EmailStatus": "string",
-    },
-    "Customer": {
-        "Active": "bool",
-        "DisplayName": "string",
-        "GivenName": "string",
-        "FamilyName": "string",
-        "CompanyName": "string",
-        "FullyQualifiedName": "string",
-        "PrintOnCheckName": "string",
-        "PrimaryEmailAddr": "string",
-        "Job": "bool",
-        "ParentRef": "ref",
-        "Balance": "money",
-        "Taxable": "bool",
-    },
-    "Item": {
-        "Active": "bool",
-        "Name": "string",
-        "FullyQualifiedName": "string",
-        "Type": "string",
-        "Sku": "string",
-        "UnitPrice": "money",
-        "Taxable": "bool",
-        "TrackQtyOnHand": "bool",
-    },
-}
-#: Other QBO entities: valid names, no rows in this company (their queries return empty pages).
-OTHER_NAME_LISTS = (
-    "Account",
-    "Budget",
-    "Class",
-    "Department",
-    "Employee",
-    "PaymentMethod",
-    "TaxCode",
-    "TaxRate",
-    "Term",
-    "Vendor",
-)
-OTHER_ENTITIES = (
-    "Bill",
-    "BillPayment",
-    "CreditMemo",
-    "Deposit",
-    "Estimate",
-    "JournalEntry",
-    "Payment",
-    "Purchase",
-    "PurchaseOrder",
-    "RefundReceipt",
-    "SalesReceipt",
-    "TimeActivity",
-    "Transfer",
-    "VendorCredit",
-    "CustomerType",
-    "TaxAgency",
-    "Attachable",
-    "CompanyCurrency",
-    "Preferences",
-    "CompanyInfo",
-    *OTHER_NAME_LISTS,
-)
-ALL_ENTITIES = {e.lower(): e for e in (*ENTITY_PROPS, *OTHER_ENTITIES)}
+#: Other QBO entity names: valid in a query, no rows in this emulator (empty pages).
+OTHER_ENTITIES = ("ExchangeRate", "TaxClassification")
+ALL_ENTITIES = {e.lower(): e for e in (*REGISTRY, *OTHER_ENTITIES)}
 
 
 def canonical_entity(name: str) -> str:
@@ -324,14 +255,15 @@ def canonical_entity(name: str) -> str:
 
 def resolve_prop(entity: str, prop: str) -> tuple[str, str]:
     """Canonical property name and type; unknown -> 4001."""
-    props = {**COMMON_PROPS, **ENTITY_PROPS.get(entity, {})}
+    spec = REGISTRY.get(entity)
+    props = {**COMMON_PROPS, **(spec.props if spec is not None else {})}
     lowered = {k.lower(): k for k in props}
     key = prop.lower()
     if key in lowered:
         name = lowered[key]
         return name, props[name]
-    # rows never exist for the other entities: accept their fields, except Active on transactions
-    if entity not in ENTITY_PROPS and (key != "active" or entity in OTHER_NAME_LISTS):
+    # rows never exist for the other entities: accept their fields
+    if spec is None:
         return prop, "string"
     raise QueryError("4001", f"QueryValidationError: Property {prop} not found for Entity {entity}")
 
@@ -422,7 +354,8 @@ def plan(q: Query, now: float, company: Company) -> Plan:
                     hi, hi_incl = v, incl
             continue
         preds.append(_predicate(_getter(company, entity, prop), cond.op, values))
-    if entity in ("Customer", "Item") and not has_active:
+    spec = REGISTRY.get(entity)
+    if spec is not None and spec.active and not has_active:
         preds.append(lambda r: r.active)
     if q.max is not None and q.max > MAX_RESULTS_LIMIT:
         raise QueryError(
@@ -559,11 +492,8 @@ class Executor:
 
     @staticmethod
     def _default_order(entity: str) -> list[tuple[str, bool]]:
-        if entity == "Customer":
-            return [("FullyQualifiedName", False)]
-        if entity == "Item":
-            return [("Name", False)]
-        return [("Id", False)]
+        spec = REGISTRY.get(entity)
+        return [(prop, False) for prop in (spec.order if spec is not None else ("Id",))]
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
@@ -623,9 +553,7 @@ def _getter(company: Company, entity: str, prop: str) -> Callable[[Row], Any]:
         ("Customer", "PrimaryEmailAddr"): lambda r: _lower(c.customer_email(r)),
         ("Customer", "Job"): lambda r: bool(r.ref),
         ("Customer", "ParentRef"): lambda r: str(r.ref) if r.ref else None,
-        ("Customer", "Balance"): lambda r: (
-            (0 if r.version % 2 else r.info["balance"]) / 100 if r.info else None
-        ),
+        ("Customer", "Balance"): lambda r: c.customer_balance(r.id) / 100,
         ("Customer", "Taxable"): lambda r: bool(r.h & 1),
         ("Item", "Name"): deleted_suffix("name"),
         ("Item", "FullyQualifiedName"): deleted_suffix("name"),
@@ -635,4 +563,28 @@ def _getter(company: Company, entity: str, prop: str) -> Callable[[Row], Any]:
         ("Item", "Taxable"): lambda r: bool(r.h & 1),
         ("Item", "TrackQtyOnHand"): lambda r: bool(r.info and r.info["type"] == "Inventory"),
     }
-    return getters.get((entity, prop), lambda r: None)
+    getter = getters.get((entity, prop))
+    if getter is not None:
+        return getter
+    spec = REGISTRY.get(entity)
+    if spec is None:
+        return lambda r: None
+    kind = spec.props.get(prop, "string")
+
+    def generic(r: Row) -> Any:
+        value: Any = spec.obj(c, r)
+        for part in prop.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            value = value.get("value")
+        if value is None:
+            return None
+        if kind in ("money", "int"):
+            return float(value)
+        if kind == "bool":
+            return bool(value)
+        if kind == "date":
+            return str(value)
+        return _lower(value)
+
+    return generic

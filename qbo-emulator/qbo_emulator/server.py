@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from qbo_emulator import bodies
 from qbo_emulator.auth import OAuthError, Tokens
 from qbo_emulator.config import Config, ConfigError
-from qbo_emulator.data import ENTITIES, NAME_LISTS, Company, build_companies, realm_ids
+from qbo_emulator.data import Company, build_companies, realm_ids
+from qbo_emulator.entities import REGISTRY, canonical
 from qbo_emulator.query import (
-    ALL_ENTITIES,
     Executor,
     QueryError,
     parse,
@@ -36,6 +36,10 @@ TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 #: The latency model's sleep (a module attribute so tests can record instead of waiting).
 sleep = asyncio.sleep
 ADMIN_PREFIX = "/__emulator__/"
+#: API requests kept for `GET /__emulator__/requests`
+REQUEST_LOG_SIZE = 10_000
+#: lower-case path segment of a single read -> entity
+RESOURCES = {spec.resource: name for name, spec in REGISTRY.items() if spec.kind != "singleton"}
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -104,6 +108,7 @@ class Emulator:
         clock: str | float | None = None,
         cache_rows: int = 250_000,
         prewarm: bool = True,
+        sizes: dict[str, int] | None = None,
         **switches: Any,
     ) -> None:
         self.config = Config()
@@ -117,9 +122,12 @@ class Emulator:
             start = clock
         self.clock = Clock(start)
         self.realm_ids = realm_ids(realms)
-        self.companies: dict[str, Company] = build_companies(
-            seed, customers, items, invoices, realms, cache_rows
-        )
+        try:
+            self.companies: dict[str, Company] = build_companies(
+                seed, customers, items, invoices, realms, cache_rows, sizes
+            )
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if prewarm:
             for company in self.companies.values():
                 company.prewarm()
@@ -128,7 +136,10 @@ class Emulator:
         self.fault_rng = random.Random(self.config.fault_seed)
         self._fault_seed_used = self.config.fault_seed
         self.window: dict[str, deque[float]] = {r: deque() for r in self.realm_ids}
+        self.batch_window: dict[str, deque[float]] = {r: deque() for r in self.realm_ids}
         self.churn_count: dict[str, int] = {r: 0 for r in self.realm_ids}
+        self._entities: list[str] = []
+        self._endpoint = ""
         self.reset_stats()
 
     # ------------------------------------------------------------------ counters
@@ -146,6 +157,11 @@ class Emulator:
         self.queries = 0
         self.churned: dict[str, int] = {}
         self.churn_log: list[dict[str, str]] = []
+        self.by_entity: dict[str, int] = {}
+        self.batch_items = 0
+        self.batch_throttled = 0
+        self.cdc_entities: dict[str, int] = {}
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -170,7 +186,15 @@ class Emulator:
             "auth_failures": self.auth_failures,
             "churn": dict(self.churned),
             "churn_log": list(self.churn_log),
+            "by_entity": dict(self.by_entity),
+            "batch_items": self.batch_items,
+            "batch_throttled": self.batch_throttled,
+            "cdc_entities": dict(self.cdc_entities),
         }
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The latest API requests (at most REQUEST_LOG_SIZE), oldest first."""
+        return list(self.request_log)
 
     def truth(self) -> dict[str, Any]:
         return {r: c.truth() for r, c in self.companies.items()}
@@ -184,15 +208,15 @@ class Emulator:
         company = self.companies.get(str(realm))
         if company is None:
             raise KeyError(f"unknown realm {realm}")
-        canonical = {e.lower(): e for e in ENTITIES}.get(str(entity).lower())
-        if canonical is None:
-            raise ValueError(f"entity must be one of {', '.join(ENTITIES)}")
+        name = canonical(str(entity))
+        if name is None:
+            raise ValueError(f"unknown entity {entity!r}; one of {', '.join(REGISTRY)}")
         iid = None if id is None else int(id)
-        return str(company.mutate(canonical, op, iid, self.clock.now()))
+        return str(company.mutate(name, op, iid, self.clock.now()))
 
     def reset_limits(self) -> None:
         """Forget the requests of the last minute, as if a minute had passed for the limits."""
-        for window in self.window.values():
+        for window in (*self.window.values(), *self.batch_window.values()):
             window.clear()
 
     def advance_clock(self, days: float = 0, hours: float = 0, seconds: float = 0) -> float:
@@ -295,7 +319,21 @@ class Emulator:
                 return Response(500, bodies.system_fault(self.clock.now()), bodies.JSON_FAULT)
             if fault in ("502", "503"):
                 return Response(int(fault), bodies.nginx(int(fault)), bodies.HTML)
+            self._entities = []
+            self._endpoint = ""
             resp = self.route(req, realm, parts[4:])
+            self.request_log.append(
+                {
+                    "n": number,
+                    "realm": realm,
+                    "method": req.method,
+                    "path": req.path,
+                    "endpoint": self._endpoint,
+                    "status": resp.status,
+                    "entities": self._entities,
+                    "rows": resp.rows,
+                }
+            )
             delay = self.config.latency_ms + resp.rows * self.config.latency_per_row_ms
             if delay > 0:
                 await sleep(delay / 1000)
@@ -353,9 +391,11 @@ class Emulator:
             return self.cdc_endpoint(req, realm)
         if resource == "companyinfo" and len(rest) == 2 and rest[1] == realm:
             self._count("companyinfo")
-            info = self.companies[realm].company_info(now)
-            return self._json(200, {"CompanyInfo": info, "time": pacific_millis(now)})
-        if resource in ("invoice", "customer", "item") and len(rest) == 2 and req.method == "GET":
+            return self.read_singleton(realm, "CompanyInfo")
+        if resource == "preferences" and len(rest) == 1 and req.method == "GET":
+            self._count("preferences")
+            return self.read_singleton(realm, "Preferences")
+        if resource in RESOURCES and len(rest) == 2 and req.method == "GET":
             self._count("read")
             return self.read_entity(realm, resource, rest[1])
         self._count("unknown")
@@ -363,6 +403,23 @@ class Emulator:
 
     def _count(self, endpoint: str) -> None:
         self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+        self._endpoint = endpoint
+
+    def _saw(self, entity: str) -> None:
+        self.by_entity[entity] = self.by_entity.get(entity, 0) + 1
+        self._entities.append(entity)
+
+    def read_singleton(self, realm: str, entity: str) -> Response:
+        company = self.companies[realm]
+        self._saw(entity)
+        row = company.tables[entity].rows.get(1)
+        body = company.render(entity, row) if row is not None else b"{}"
+        return Response(
+            200,
+            b'{"%s":%s,"time":"%s"}'
+            % (entity.encode(), body, pacific_millis(self.clock.now()).encode()),
+            rows=1,
+        )
 
     @staticmethod
     def _json(status: int, obj: Any) -> Response:
@@ -377,7 +434,8 @@ class Emulator:
 
     def read_entity(self, realm: str, resource: str, raw_id: str) -> Response:
         now = self.clock.now()
-        entity = ALL_ENTITIES[resource]
+        entity = RESOURCES[resource]
+        self._saw(entity)
         if not raw_id.isdigit():
             return Response(
                 400,
@@ -439,8 +497,10 @@ class Emulator:
         query = parse(text)
         now = self.clock.now()
         p = plan(query, now, company)
+        self._saw(p.entity)
         executor = self.executors[realm]
-        if self.config.churn_every and p.entity in ENTITIES and not p.count:
+        spec = REGISTRY.get(p.entity)
+        if self.config.churn_every and spec and spec.kind != "singleton" and not p.count:
             self.churn_count[realm] += 1
             if self.churn_count[realm] % self.config.churn_every == 0:
                 self._churn(realm, p, executor)
@@ -478,10 +538,11 @@ class Emulator:
         else:
             if not candidates:
                 return
-            if op == "deactivate" and p.entity not in NAME_LISTS:
-                op = "update"
-            if op == "delete" and p.entity in NAME_LISTS:
+            spec = REGISTRY[p.entity]
+            if op == "delete" and not spec.deletable:
                 op = "deactivate"
+            if op == "deactivate" and not spec.active:
+                op = "update"
             row = candidates[rng.randrange(len(candidates))]
             iid = company.mutate(p.entity, op, row.id, self.clock.now())
         self.churned[op] = self.churned.get(op, 0) + 1
@@ -506,6 +567,11 @@ class Emulator:
                 ),
                 bodies.JSON_FAULT,
             )
+        if self._batch_throttled(realm):
+            self.batch_throttled += 1
+            self.throttled += 1
+            self.realm_stats[realm].throttled += 1
+            return self._throttle_response()
         if len(items) > self.config.batch_max_items:
             return Response(
                 400,
@@ -520,6 +586,7 @@ class Emulator:
             )
         out: list[bytes] = []
         total_rows = 0
+        self.batch_items += len(items)
         for item in items:
             bid = json.dumps(str(item.get("bId", "")) if isinstance(item, dict) else "")
             query = item.get("Query") if isinstance(item, dict) else None
@@ -547,6 +614,20 @@ class Emulator:
         )
         return Response(200, body, rows=total_rows)
 
+    def _batch_throttled(self, realm: str) -> bool:
+        """Intuit's batch limit: at most `batch_rate_limit` batch requests per 60 s per realm."""
+        limit = self.config.batch_rate_limit
+        if not limit or not self.config.rate_limit:
+            return False
+        window = self.batch_window[realm]
+        now = time.monotonic()
+        while window and window[0] <= now - 60.0:
+            window.popleft()
+        if len(window) >= limit:
+            return True
+        window.append(now)
+        return False
+
     # ------------------------------------------------------------------ CDC
     def cdc_endpoint(self, req: Request, realm: str) -> Response:
         now = self.clock.now()
@@ -570,36 +651,52 @@ class Emulator:
         budget = self.config.cdc_max_objects
         if self.config.cdc_horizon_days:
             since = max(since, now - self.config.cdc_horizon_days * 86400)
-        groups: list[bytes] = []
-        total_rows = 0
+        entities: list[str] = []
         for name in names:
-            entity = ALL_ENTITIES.get(name.lower())
+            entity = canonical(name)
             if entity is None:
                 return self._fault_response(
                     QueryError("4001", f"QueryValidationError: invalid context declaration: {name}")
                 )
-            table = company.tables.get(entity)
-            if table is None or budget <= 0:
+            if not REGISTRY[entity].cdc and self.config.cdc_unsupported == "fault":
+                return Response(
+                    400,
+                    bodies.fault(
+                        "2010",
+                        "Request has invalid or unsupported property",
+                        f"Change data capture is not supported for entity: {entity}",
+                        now,
+                    ),
+                    bodies.JSON_FAULT,
+                )
+            entities.append(entity)
+        groups: list[bytes] = []
+        total_rows = 0
+        start = int(since) if since == int(since) else int(since) + 1
+        for entity in entities:
+            self._saw(entity)
+            self.cdc_entities[entity] = self.cdc_entities.get(entity, 0) + 1
+            table = company.tables[entity]
+            if not REGISTRY[entity].cdc or budget <= 0:
                 groups.append(b"{}")
                 continue
-            changes: list[tuple[int, int, bytes]] = []
-            start = int(since) if since == int(since) else int(since) + 1
             i = bisect.bisect_left(table.order, (start, -1))
-            for lut, iid in table.order[i:]:
-                changes.append((lut, iid, company.render(entity, table.rows[iid])))
-            for iid, when in table.deleted.items():
-                if when >= since:
-                    changes.append((when, iid, company.tombstone(entity, iid)))
-            changes.sort(key=lambda c: (c[0], c[1]))
-            changes = changes[:budget]
-            budget -= len(changes)
-            if not changes:
+            keys = [(lut, iid, False) for lut, iid in table.order[i : i + budget]]
+            keys += [(when, iid, True) for iid, when in table.deleted.items() if when >= since]
+            keys.sort()
+            keys = keys[:budget]
+            budget -= len(keys)
+            if not keys:
                 groups.append(b"{}")
                 continue
-            total_rows += len(changes)
+            total_rows += len(keys)
+            rendered = [
+                company.tombstone(entity, iid) if gone else company.render(entity, table.rows[iid])
+                for _, iid, gone in keys
+            ]
             groups.append(
                 b'{"%s":[%s],"startPosition":1,"maxResults":%d}'
-                % (entity.encode(), b",".join(c[2] for c in changes), len(changes))
+                % (entity.encode(), b",".join(rendered), len(keys))
             )
         body = b'{"CDCResponse":[{"QueryResponse":[%s]}],"time":"%s"}' % (
             b",".join(groups),
@@ -626,6 +723,8 @@ class Emulator:
             if name == "limits/reset" and req.method == "POST":
                 self.reset_limits()
                 return self._json(200, {"reset": True})
+            if name == "requests" and req.method == "GET":
+                return self._json(200, {"requests": self.requests()})
             if name == "tokens" and req.method == "GET":
                 return self._json(200, self.tokens.current())
             if name == "config" and req.method == "GET":

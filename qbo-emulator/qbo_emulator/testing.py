@@ -19,6 +19,7 @@ class EmulatorServer:
     """`with EmulatorServer(seed=1, customers=60, items=20, invoices=400, realms=1) as emu:`.
 
     Extra keyword arguments are switches (see `qbo_emulator.config.Config`), plus
+    `sizes` (rows per entity, e.g. `{"Payment": 500}`; see `qbo_emulator.entities`),
     `token_state` (path), `clock` (ISO datetime or epoch the emulator clock starts at) and
     `host`. All state access is marshalled onto the server's event loop, so it is thread-safe.
     """
@@ -115,8 +116,19 @@ class EmulatorServer:
         return asyncio.run_coroutine_threadsafe(wrapper(), loop).result(30)
 
     def truth(self) -> dict[str, Any]:
-        """`{realm: {"Invoice": {id: SyncToken}, "Customer": …, "Item": …, "deleted": …}}`."""
+        """`{realm: {"<Entity>": {id: SyncToken}, …, "deleted": …, "inactive": …, "counts": …}}`."""
         return self._call(self.emulator.truth)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The latest API requests: endpoint, entities, status and rows of each."""
+        return self._call(self.emulator.requests)
+
+    def ledger(self, realm: str | None = None) -> dict[int, int]:
+        """Net debit (+) / credit (-) cents per account id over the realm's live documents."""
+        from qbo_emulator.ledger import trial_balance
+
+        company = self.emulator.companies[realm or self.realm_ids[0]]
+        return self._call(lambda: trial_balance(company))
 
     def configure(self, **switches: Any) -> None:
         self._call(lambda: self.emulator.configure(**switches))

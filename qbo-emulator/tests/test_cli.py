@@ -9,6 +9,7 @@ import sys
 
 import requests
 
+from qbo_emulator.entities import DELETABLE, REGISTRY, WITH_ACTIVE
 from qbo_emulator.testing import EmulatorServer
 
 CMD = [sys.executable, "-m", "qbo_emulator"]
@@ -55,8 +56,9 @@ def test_truth_command_matches_the_server() -> None:
     with EmulatorServer(seed=5, customers=12, items=6, invoices=80) as emu:
         assert printed == emu.truth()
     realm = printed["9341450000000001"]
-    assert set(realm) == {"Invoice", "Customer", "Item", "deleted"}
-    assert set(realm["deleted"]) == {"Invoice"}
+    assert set(realm) == {*REGISTRY, "deleted", "inactive", "counts"}
+    assert set(realm["deleted"]) == set(DELETABLE)
+    assert set(realm["inactive"]) == set(WITH_ACTIVE)
 
 
 def test_bad_switch_is_one_line_and_non_zero() -> None:

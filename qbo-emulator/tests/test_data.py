@@ -45,7 +45,9 @@ def test_invoice_shape_follows_real_invoice() -> None:
         # every key is a real Invoice key and the common keys keep the real order
         common = [k for k in real_keys if k in keys]
         assert [k for k in keys if k in real_keys] == common
-        assert set(keys) <= set(real_keys) | {"ShipAddr", "PrivateNote"}
+        # DepartmentRef: a documented Invoice attribute (Intuit's API reference), placed in the
+        # schema's order (after TxnDate); the real fixture's company tracks no locations
+        assert set(keys) <= set(real_keys) | {"ShipAddr", "PrivateNote", "DepartmentRef"}
         assert isinstance(inv["Id"], str) and inv["Id"].isdigit()
         assert isinstance(inv["SyncToken"], str)
         assert PACIFIC_RE.match(inv["MetaData"]["CreateTime"])
