@@ -32,7 +32,8 @@ CREATE TABLE raw.{t} (
 
 @pytest.fixture(scope="module")
 def emu():
-    with EmulatorServer(**COMPANY) as server:
+    # No rate limit: reconcile sends a COUNT per stream and window (the budget is not tested here).
+    with EmulatorServer(**COMPANY, rate_limit=0) as server:
         yield server
 
 
@@ -48,6 +49,7 @@ def config(emu, tmp_path) -> dict:
         "start_date": "2022-01-01",
         "end_date": "2026-01-01",
         "window_days": 200,
+        "max_requests_per_minute": 100_000,
         "token_store_path": str(tmp_path / "tokens.json"),
     }
 
