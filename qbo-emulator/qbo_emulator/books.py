@@ -69,7 +69,13 @@ CORE_ACCOUNTS: tuple[tuple[int, str, str, str, str], ...] = (
     (81, "Inventory Asset", "Asset", "Other Current Asset", "Inventory"),
     (84, "Accounts Receivable (A/R)", "Asset", "Accounts Receivable", "AccountsReceivable"),
     (86, "Discounts given", "Revenue", "Income", "DiscountsRefundsGiven"),
-    (90, "Board of Equalization Payable", "Liability", "Other Current Liability", "GlobalTaxPayable"),
+    (
+        90,
+        "Board of Equalization Payable",
+        "Liability",
+        "Other Current Liability",
+        "GlobalTaxPayable",
+    ),
     (92, "Interest Earned", "Revenue", "Other Income", "InterestEarned"),
 )
 ACCT_SERVICES = 1
@@ -357,8 +363,13 @@ def gen_terms(c: Company, count: int) -> None:
         add_row(c, "Term", tid, *times[n], {"name": name, "days": days})
     for k in range(total - len(TERM_ROWS)):
         days = EXTRA_TERMS[k % len(EXTRA_TERMS)] + 100 * (k // len(EXTRA_TERMS))
-        add_row(c, "Term", len(TERM_ROWS) + k + 1, *times[len(TERM_ROWS) + k],
-                {"name": f"Net {days}", "days": days})
+        add_row(
+            c,
+            "Term",
+            len(TERM_ROWS) + k + 1,
+            *times[len(TERM_ROWS) + k],
+            {"name": f"Net {days}", "days": days},
+        )
     mark_inactive(c, "Term", rng, 0.2, skip=len(TERM_ROWS))
 
 
@@ -559,8 +570,13 @@ def gen_vendors(c: Company, count: int) -> None:
             k + 1,
             create,
             lut,
-            {"name": display, "given": given, "family": family, "company": company,
-             "v1099": rng.random() < 0.2},
+            {
+                "name": display,
+                "given": given,
+                "family": family,
+                "company": company,
+                "v1099": rng.random() < 0.2,
+            },
         )
     mark_inactive(c, "Vendor", rng, 0.08)
 
@@ -597,8 +613,14 @@ def gen_employees(c: Company, count: int) -> None:
         given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         name = c._unique(f"{given} {family}", used)
         hired = pacific_date(max(SEED_START, create - int(rng.random() * 400) * DAY))
-        add_row(c, "Employee", k + 1, create, lut,
-                {"name": name, "given": given, "family": family, "hired": hired})
+        add_row(
+            c,
+            "Employee",
+            k + 1,
+            create,
+            lut,
+            {"name": name, "given": given, "family": family, "hired": hired},
+        )
     mark_inactive(c, "Employee", rng, 0.1)
 
 
@@ -632,8 +654,9 @@ def sales_lines(c: Company, h: int, max_lines: int = 3) -> list[tuple[int, int, 
     return out
 
 
-def sales_line_objs(c: Company, lines: list[tuple[int, int, int, int]], taxed: bool,
-                    h: int) -> tuple[list[dict[str, Any]], int]:
+def sales_line_objs(
+    c: Company, lines: list[tuple[int, int, int, int]], taxed: bool, h: int
+) -> tuple[list[dict[str, Any]], int]:
     classes = c.choices("Class")
     objs: list[dict[str, Any]] = []
     subtotal = 0
@@ -659,8 +682,9 @@ def sales_line_objs(c: Company, lines: list[tuple[int, int, int, int]], taxed: b
             }
         )
         subtotal += amount
-    objs.append({"Amount": M(subtotal), "DetailType": "SubTotalLineDetail",
-                 "SubTotalLineDetail": {}})
+    objs.append(
+        {"Amount": M(subtotal), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+    )
     return objs, subtotal
 
 
@@ -696,8 +720,13 @@ def sales_facts(c: Company, row: Row) -> dict[str, Any]:
     subtotal = sum(line[3] for line in lines)
     taxed = (h >> 62) & 1 == 1
     tax = subtotal * 8 // 100 if taxed else 0
-    return {"lines": lines, "subtotal": subtotal, "taxed": taxed, "tax": tax,
-            "total": subtotal + tax}
+    return {
+        "lines": lines,
+        "subtotal": subtotal,
+        "taxed": taxed,
+        "tax": tax,
+        "total": subtotal + tax,
+    }
 
 
 def _customers_for_sales(c: Company) -> list[int]:
@@ -717,8 +746,17 @@ def _gen_sales(c: Company, entity: str, count: int, extra: Any = None) -> list[R
         info: dict[str, Any] = {}
         if extra is not None:
             extra(rng, info)
-        rows.append(add_row(c, entity, k + 1, create, lut, info,
-                            ref=customers[int(rng.random() * len(customers))]))
+        rows.append(
+            add_row(
+                c,
+                entity,
+                k + 1,
+                create,
+                lut,
+                info,
+                ref=customers[int(rng.random() * len(customers))],
+            )
+        )
     return delete_some(c, entity, rng, rows)
 
 
@@ -759,8 +797,9 @@ def build_sales_receipt(c: Company, row: Row) -> dict[str, Any]:
     f = sales_facts(c, row)
     obj = _sales_head(c, row, 3000)
     private_note(row, obj)
-    obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": k} for k, t, _ in
-                        linked(c, "SalesReceipt", row.id)]
+    links = linked(c, "SalesReceipt", row.id)
+    if links:
+        obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": k} for k, t, _ in links]
     _sales_body(c, row, obj, f)
     obj["TotalAmt"] = M(f["total"])
     obj["ApplyTaxAfterDiscount"] = False
@@ -865,8 +904,9 @@ def gen_payments(c: Company, count: int) -> None:
             "undeposited": rng.random() < 0.7,
             "method": pick(methods, int(rng.random() * 1000)) if methods else 0,
         }
-        rows.append(add_row(c, "Payment", n, create, lut, info,
-                            ref=c.tables["Invoice"].rows[inv_id].ref))
+        rows.append(
+            add_row(c, "Payment", n, create, lut, info, ref=c.tables["Invoice"].rows[inv_id].ref)
+        )
     for row in delete_some(c, "Payment", rng, rows):
         register(c, "Payment", row)
 
@@ -892,8 +932,9 @@ def build_payment(c: Company, row: Row) -> dict[str, Any]:
         }
     )
     private_note(row, obj)
-    obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": k} for k, t, _ in
-                        linked(c, "Payment", row.id)]
+    links = linked(c, "Payment", row.id)
+    if links:
+        obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": k} for k, t, _ in links]
     obj["Line"] = [
         {
             "Amount": M(cents),
@@ -961,13 +1002,23 @@ def build_deposit(c: Company, row: Row) -> dict[str, Any]:
     private_note(row, obj, "Opening Balance" if info.get("other", (0,))[0] == 34 else "")
     lines: list[dict[str, Any]] = []
     for entity, iid, cents in info["applies"]:
-        lines.append({"Amount": M(cents),
-                      "LinkedTxn": [{"TxnId": str(iid), "TxnType": entity, "TxnLineId": "0"}]})
+        lines.append(
+            {
+                "Amount": M(cents),
+                "LinkedTxn": [{"TxnId": str(iid), "TxnType": entity, "TxnLineId": "0"}],
+            }
+        )
     if info.get("other"):
         acct, cents = info["other"]
-        lines.append({"Id": "1", "LineNum": 1, "Amount": M(cents),
-                      "DetailType": "DepositLineDetail",
-                      "DepositLineDetail": {"AccountRef": ref(c, "Account", acct)}})
+        lines.append(
+            {
+                "Id": "1",
+                "LineNum": 1,
+                "Amount": M(cents),
+                "DetailType": "DepositLineDetail",
+                "DepositLineDetail": {"AccountRef": ref(c, "Account", acct)},
+            }
+        )
     obj["Line"] = lines
     return obj
 
@@ -998,8 +1049,9 @@ def expense_lines(c: Company, h: int) -> list[tuple[str, int, int, int, int]]:
     return out
 
 
-def expense_line_objs(c: Company, lines: list[tuple[str, int, int, int, int]],
-                      numbered: bool = True) -> list[dict[str, Any]]:
+def expense_line_objs(
+    c: Company, lines: list[tuple[str, int, int, int, int]], numbered: bool = True
+) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for n, (kind, target, qty, unit, amount) in enumerate(lines, start=1):
         line: dict[str, Any] = {"Id": str(n)}
@@ -1007,27 +1059,31 @@ def expense_line_objs(c: Company, lines: list[tuple[str, int, int, int, int]],
             line["LineNum"] = n
         if kind == "item":
             line["Description"] = c.ref_name("Item", target)
-            line.update({
-                "Amount": M(amount),
-                "DetailType": "ItemBasedExpenseLineDetail",
-                "ItemBasedExpenseLineDetail": {
-                    "BillableStatus": "NotBillable",
-                    "ItemRef": ref(c, "Item", target),
-                    "UnitPrice": N(unit),
-                    "Qty": N(qty),
-                    "TaxCodeRef": {"value": "NON"},
-                },
-            })
+            line.update(
+                {
+                    "Amount": M(amount),
+                    "DetailType": "ItemBasedExpenseLineDetail",
+                    "ItemBasedExpenseLineDetail": {
+                        "BillableStatus": "NotBillable",
+                        "ItemRef": ref(c, "Item", target),
+                        "UnitPrice": N(unit),
+                        "Qty": N(qty),
+                        "TaxCodeRef": {"value": "NON"},
+                    },
+                }
+            )
         else:
-            line.update({
-                "Amount": M(amount),
-                "DetailType": "AccountBasedExpenseLineDetail",
-                "AccountBasedExpenseLineDetail": {
-                    "AccountRef": ref(c, "Account", target),
-                    "BillableStatus": "NotBillable",
-                    "TaxCodeRef": {"value": "NON"},
-                },
-            })
+            line.update(
+                {
+                    "Amount": M(amount),
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {
+                        "AccountRef": ref(c, "Account", target),
+                        "BillableStatus": "NotBillable",
+                        "TaxCodeRef": {"value": "NON"},
+                    },
+                }
+            )
         out.append(line)
     return out
 
@@ -1049,8 +1105,17 @@ def _gen_vendor_docs(c: Company, entity: str, count: int) -> list[Row]:
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         term = TERM_ROWS[int(rng.random() * len(TERM_ROWS))][0]
-        rows.append(add_row(c, entity, k + 1, create, lut, {"term": term},
-                            ref=vendors[int(rng.random() * len(vendors))]))
+        rows.append(
+            add_row(
+                c,
+                entity,
+                k + 1,
+                create,
+                lut,
+                {"term": term},
+                ref=vendors[int(rng.random() * len(vendors))],
+            )
+        )
     return delete_some(c, entity, rng, rows)
 
 
@@ -1074,8 +1139,9 @@ def build_bill(c: Company, row: Row) -> dict[str, Any]:
         "CurrencyRef": USD,
     }
     private_note(row, obj)
-    obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": "BillPaymentCheck"} for _, t, _ in
-                        linked(c, "Bill", row.id)]
+    links = linked(c, "Bill", row.id)
+    if links:
+        obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": "BillPaymentCheck"} for _, t, _ in links]
     obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
     obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
@@ -1107,8 +1173,9 @@ def gen_bill_payments(c: Company, count: int) -> None:
     for n, (create, bill_id, cents) in enumerate(chosen, start=1):
         lut = create if rng.random() < 0.8 else later(rng, create + 1, 10)
         info = {"applies": [("Bill", bill_id, cents)], "total": cents, "card": rng.random() < 0.25}
-        rows.append(add_row(c, "BillPayment", n, create, lut, info,
-                            ref=c.tables["Bill"].rows[bill_id].ref))
+        rows.append(
+            add_row(c, "BillPayment", n, create, lut, info, ref=c.tables["Bill"].rows[bill_id].ref)
+        )
     for row in delete_some(c, "BillPayment", rng, rows):
         register(c, "BillPayment", row)
 
@@ -1122,18 +1189,24 @@ def build_bill_payment(c: Company, row: Row) -> dict[str, Any]:
         obj["CreditCardPayment"] = {"CCAccountRef": ref(c, "Account", ACCT_MASTERCARD)}
     else:
         obj["PayType"] = "Check"
-        obj["CheckPayment"] = {"BankAccountRef": ref(c, "Account", ACCT_CHECKING),
-                               "PrintStatus": "NotSet"}
-    obj.update({
-        "TotalAmt": M(total),
-        **base(row),
-        "DocNumber": str(row.id),
-        "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
-    })
+        obj["CheckPayment"] = {
+            "BankAccountRef": ref(c, "Account", ACCT_CHECKING),
+            "PrintStatus": "NotSet",
+        }
+    obj.update(
+        {
+            "TotalAmt": M(total),
+            **base(row),
+            "DocNumber": str(row.id),
+            "TxnDate": pacific_date(row.create),
+            "CurrencyRef": USD,
+        }
+    )
     private_note(row, obj)
-    obj["Line"] = [{"Amount": M(cents), "LinkedTxn": [{"TxnId": str(b), "TxnType": kind}]}
-                   for kind, b, cents in info["applies"]]
+    obj["Line"] = [
+        {"Amount": M(cents), "LinkedTxn": [{"TxnId": str(b), "TxnType": kind}]}
+        for kind, b, cents in info["applies"]
+    ]
     return obj
 
 
@@ -1184,7 +1257,11 @@ def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
     return obj
 
 
-PURCHASE_KINDS = (("Cash", ACCT_CHECKING), ("Check", ACCT_CHECKING), ("CreditCard", ACCT_MASTERCARD))
+PURCHASE_KINDS = (
+    ("Cash", ACCT_CHECKING),
+    ("Check", ACCT_CHECKING),
+    ("CreditCard", ACCT_MASTERCARD),
+)
 
 
 def gen_purchases(c: Company, count: int) -> None:
@@ -1204,13 +1281,15 @@ def build_purchase(c: Company, row: Row) -> dict[str, Any]:
     obj: dict[str, Any] = {"AccountRef": ref(c, "Account", acct), "PaymentType": kind}
     if row.ref:
         obj["EntityRef"] = {**ref(c, "Vendor", row.ref), "type": "Vendor"}
-    obj.update({
-        "Credit": False,
-        "TotalAmt": M(sum(line[4] for line in lines)),
-        **base(row),
-        "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
-    })
+    obj.update(
+        {
+            "Credit": False,
+            "TotalAmt": M(sum(line[4] for line in lines)),
+            **base(row),
+            "TxnDate": pacific_date(row.create),
+            "CurrencyRef": USD,
+        }
+    )
     private_note(row, obj, PURCHASE_NOTES[row.h % len(PURCHASE_NOTES)])
     obj["Line"] = expense_line_objs(c, lines, numbered=False)
     return obj
@@ -1220,11 +1299,19 @@ def gen_transfers(c: Company, count: int) -> None:
     rng = rng_for(c, "Transfer")
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
-        pair = rng.choice(((ACCT_CHECKING, ACCT_SAVINGS), (ACCT_SAVINGS, ACCT_CHECKING),
-                           (ACCT_CHECKING, ACCT_MASTERCARD)))
+        pair = rng.choice(
+            (
+                (ACCT_CHECKING, ACCT_SAVINGS),
+                (ACCT_SAVINGS, ACCT_CHECKING),
+                (ACCT_CHECKING, ACCT_MASTERCARD),
+            )
+        )
         cents = rng.choice((10000, 25000, 50000, 120000, 7550))
-        rows.append(add_row(c, "Transfer", k + 1, create, lut,
-                            {"from": pair[0], "to": pair[1], "amount": cents}))
+        rows.append(
+            add_row(
+                c, "Transfer", k + 1, create, lut, {"from": pair[0], "to": pair[1], "amount": cents}
+            )
+        )
     delete_some(c, "Transfer", rng, rows)
 
 
@@ -1259,8 +1346,9 @@ def gen_journal_entries(c: Company, count: int) -> None:
         kind = int(rng.random() * len(JE_KINDS))
         postings = JE_KINDS[kind][1]
         amounts = [rng.choice((1500, 25000, 100000, 1349500, 40000)) for _ in postings[:-1]]
-        rows.append(add_row(c, "JournalEntry", k + 1, create, lut,
-                            {"kind": kind, "amounts": amounts}))
+        rows.append(
+            add_row(c, "JournalEntry", k + 1, create, lut, {"kind": kind, "amounts": amounts})
+        )
     delete_some(c, "JournalEntry", rng, rows)
 
 
@@ -1297,8 +1385,15 @@ def build_journal_entry(c: Company, row: Row) -> dict[str, Any]:
         detail: dict[str, Any] = {"PostingType": side, "AccountRef": ref(c, "Account", acct)}
         if classes and (row.h >> n) & 1:
             detail["ClassRef"] = ref(c, "Class", pick(classes, row.h >> (8 + n)))
-        lines.append({"Id": str(n), "Description": note, "Amount": M(cents),
-                      "DetailType": "JournalEntryLineDetail", "JournalEntryLineDetail": detail})
+        lines.append(
+            {
+                "Id": str(n),
+                "Description": note,
+                "Amount": M(cents),
+                "DetailType": "JournalEntryLineDetail",
+                "JournalEntryLineDetail": detail,
+            }
+        )
     obj["Line"] = lines
     obj["TxnTaxDetail"] = {}
     return obj
@@ -1314,11 +1409,22 @@ def gen_time_activities(c: Company, count: int) -> None:
         raise ValueError("TimeActivity needs at least one employee and one customer")
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
-        info = {"employee": employees[int(rng.random() * len(employees))],
-                "item": services[int(rng.random() * len(services))] if services else 0,
-                "minutes": (1 + int(rng.random() * 32)) * 15}
-        rows.append(add_row(c, "TimeActivity", k + 1, create, lut, info,
-                            ref=customers[int(rng.random() * len(customers))]))
+        info = {
+            "employee": employees[int(rng.random() * len(employees))],
+            "item": services[int(rng.random() * len(services))] if services else 0,
+            "minutes": (1 + int(rng.random() * 32)) * 15,
+        }
+        rows.append(
+            add_row(
+                c,
+                "TimeActivity",
+                k + 1,
+                create,
+                lut,
+                info,
+                ref=customers[int(rng.random() * len(customers))],
+            )
+        )
     delete_some(c, "TimeActivity", rng, rows)
 
 
@@ -1333,15 +1439,17 @@ def build_time_activity(c: Company, row: Row) -> dict[str, Any]:
     if info["item"]:
         obj["ItemRef"] = ref(c, "Item", info["item"])
     billable = ("NotBillable", "Billable", "HasBeenBilled")[row.h % 3]
-    obj.update({
-        "BillableStatus": billable,
-        "Taxable": False,
-        "HourlyRate": N(0 if billable == "NotBillable" else 2500 + (row.h >> 4) % 6 * 1000),
-        "Hours": info["minutes"] // 60,
-        "Minutes": info["minutes"] % 60,
-        "Description": f"Work {row.version} update(s)" if row.version else "Gardening",
-        **base(row),
-    })
+    obj.update(
+        {
+            "BillableStatus": billable,
+            "Taxable": False,
+            "HourlyRate": N(0 if billable == "NotBillable" else 2500 + (row.h >> 4) % 6 * 1000),
+            "Hours": info["minutes"] // 60,
+            "Minutes": info["minutes"] % 60,
+            "Description": f"Work {row.version} update(s)" if row.version else "Gardening",
+            **base(row),
+        }
+    )
     return obj
 
 
@@ -1359,13 +1467,15 @@ def build_budget(c: Company, row: Row) -> dict[str, Any]:
     details = []
     for m in range(1, 13):
         for acct in (ACCT_SERVICES, ACCT_PRODUCT_INCOME, 17):
-            details.append({
-                "BudgetDate": f"{year}-{m:02d}-01",
-                "Amount": M(100000 + (mix(row.h + m * 31 + acct) % 500) * 100),
-                "AccountRef": ref(c, "Account", acct),
-            })
+            details.append(
+                {
+                    "BudgetDate": f"{year}-{m:02d}-01",
+                    "Amount": M(100000 + (mix(row.h + m * 31 + acct) % 500) * 100),
+                    "AccountRef": ref(c, "Account", acct),
+                }
+            )
     return {
-        "Name": deleted_suffix(row, str(info["name"])),
+        "Name": info["name"],
         "StartDate": f"{year}-01-01",
         "EndDate": f"{year}-12-31",
         "BudgetType": "ProfitAndLoss",
@@ -1383,9 +1493,16 @@ def gen_attachables(c: Company, count: int) -> None:
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         entity, iid = targets[int(rng.random() * len(targets))] if targets else ("", 0)
-        rows.append(add_row(c, "Attachable", k + 1, create, lut,
-                            {"entity": entity, "target": iid,
-                             "file": int(rng.random() * len(ATTACHMENTS))}))
+        rows.append(
+            add_row(
+                c,
+                "Attachable",
+                k + 1,
+                create,
+                lut,
+                {"entity": entity, "target": iid, "file": int(rng.random() * len(ATTACHMENTS))},
+            )
+        )
     delete_some(c, "Attachable", rng, rows)
 
 
@@ -1394,12 +1511,18 @@ def build_attachable(c: Company, row: Row) -> dict[str, Any]:
     name, ctype = ATTACHMENTS[info["file"]]
     obj: dict[str, Any] = {"FileName": name}
     obj["FileAccessUri"] = f"/v3/company/{c.realm_id}/download/{row.id}"
-    obj["TempDownloadUri"] = f"https://intuit-qbo-prod-30.s3.amazonaws.com/{c.realm_id}/attachments/{name}"
+    obj["TempDownloadUri"] = (
+        f"https://intuit-qbo-prod-30.s3.amazonaws.com/{c.realm_id}/attachments/{name}"
+    )
     obj["Size"] = 1000 + row.h % 900000
     obj["ContentType"] = ctype
     if info["entity"]:
-        obj["AttachableRef"] = [{"EntityRef": {"type": info["entity"], "value": str(info["target"])},
-                                 "IncludeOnSend": False}]
+        obj["AttachableRef"] = [
+            {
+                "EntityRef": {"type": info["entity"], "value": str(info["target"])},
+                "IncludeOnSend": False,
+            }
+        ]
     obj.update(base(row))
     if row.version:
         obj["Note"] = f"Updated {row.version} time(s)"
@@ -1435,10 +1558,22 @@ def build_preferences(c: Company, row: Row) -> dict[str, Any]:
             "QuantityOnHand": True,
         },
         "SalesFormsPrefs": {
-            "CustomField": [{"CustomField": [{"Name": "SalesFormsPrefs.UseSalesCustom1",
-                                              "Type": "BooleanType", "BooleanValue": True},
-                                             {"Name": "SalesFormsPrefs.SalesCustomName1",
-                                              "Type": "StringType", "StringValue": "Crew #"}]}],
+            "CustomField": [
+                {
+                    "CustomField": [
+                        {
+                            "Name": "SalesFormsPrefs.UseSalesCustom1",
+                            "Type": "BooleanType",
+                            "BooleanValue": True,
+                        },
+                        {
+                            "Name": "SalesFormsPrefs.SalesCustomName1",
+                            "Type": "StringType",
+                            "StringValue": "Crew #",
+                        },
+                    ]
+                }
+            ],
             "AllowDeposit": True,
             "AllowDiscount": True,
             "AllowShipping": False,
@@ -1464,8 +1599,13 @@ def build_preferences(c: Company, row: Row) -> dict[str, Any]:
             "HomeCurrency": {"value": "USD"},
         },
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},
-        "OtherPrefs": {"NameValue": [{"Name": "SalesFormsPrefs.DefaultCustomerMessage",
-                                      "Value": "Thank you for your business and have a great day!"}]},
+        "OtherPrefs": {
+            "NameValue": [
+                {
+                    "Name": "SalesFormsPrefs.DefaultCustomerMessage",
+                    "Value": "Thank you for your business and have a great day!",
+                }
+            ]
+        },
         **base(row),
     }
-

@@ -283,7 +283,9 @@ class Company:
             spec.generate(self, self.sizes[name])
             self.tables[name].reindex()
             if spec.kind == "name_list":
-                self._choices[name] = sorted(i for i, r in self.tables[name].rows.items() if r.active)
+                self._choices[name] = sorted(
+                    i for i, r in self.tables[name].rows.items() if r.active
+                )
         self.churn_rng = random.Random(f"churn:{seed}:{realm_id}")
 
     # ------------------------------------------------------------------ generation

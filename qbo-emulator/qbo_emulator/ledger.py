@@ -98,8 +98,9 @@ def postings(c: Company, entity: str, row: Row) -> list[Posting]:
     if entity == "Transfer":
         return [(info["to"], info["amount"]), (info["from"], -info["amount"])]
     if entity == "JournalEntry":
-        return [(a, cents if side == "Debit" else -cents) for side, a, cents in
-                books.journal_lines(row)]
+        return [
+            (a, cents if side == "Debit" else -cents) for side, a, cents in books.journal_lines(row)
+        ]
     return []
 
 
