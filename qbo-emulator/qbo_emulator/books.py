@@ -31,10 +31,12 @@ from qbo_emulator.data import (
     STREETS,
     M,
     N,
+    R,
     Row,
     mix,
+    money,
 )
-from qbo_emulator.timeutil import SEED_END, SEED_START, pacific_date
+from qbo_emulator.timeutil import SEED_END, SEED_START, pacific_date, pacific_seconds
 
 if TYPE_CHECKING:
     from qbo_emulator.data import Company
@@ -62,6 +64,7 @@ CORE_ACCOUNTS: tuple[tuple[int, str, str, str, str], ...] = (
     (41, "Mastercard", "Liability", "Credit Card", "CreditCard"),
     (43, "Loan Payable", "Liability", "Other Current Liability", "LoanPayable"),
     (55, "Automobile", "Expense", "Expense", "Auto"),
+    (59, "Interest Earned", "Revenue", "Other Income", "InterestEarned"),
     (60, "Depreciation", "Expense", "Other Expense", "Depreciation"),
     (76, "Utilities", "Expense", "Expense", "Utilities"),
     (79, "Sales of Product Income", "Revenue", "Income", "SalesOfProductIncome"),
@@ -76,7 +79,6 @@ CORE_ACCOUNTS: tuple[tuple[int, str, str, str, str], ...] = (
         "Other Current Liability",
         "GlobalTaxPayable",
     ),
-    (92, "Interest Earned", "Revenue", "Other Income", "InterestEarned"),
 )
 ACCT_SERVICES = 1
 ACCT_UNDEPOSITED = 4
@@ -94,7 +96,7 @@ ACCT_COGS = 80
 ACCT_INVENTORY = 81
 ACCT_AR = 84
 ACCT_SALES_TAX = 90
-ACCT_INTEREST = 92
+ACCT_INTEREST = 59
 EXPENSE_ACCOUNTS = (7, 13, 15, 17, 20, 28, 55, 76)
 # extra accounts are sub-accounts of an expense account: (parent, name)
 EXTRA_ACCOUNTS = (
@@ -134,6 +136,16 @@ CURRENCIES = (
     ("JPY", "Japanese Yen"),
     ("AUD", "Australian Dollar"),
 )
+#: home-currency (USD) value of one unit, in millionths; a document's rate varies within ±3 %
+BASE_RATES = {
+    "EUR": 1_085_000,
+    "CAD": 735_000,
+    "GBP": 1_270_000,
+    "MXN": 55_000,
+    "JPY": 6_800,
+    "AUD": 660_000,
+}
+FIRST_FOREIGN_AP = 300
 CLASS_NAMES = ("Landscaping", "Maintenance", "Design", "Installation", "Retail", "Wholesale")
 DEPARTMENT_NAMES = ("Downtown", "Uptown", "Online", "Warehouse", "East Bay", "Peninsula")
 CUSTOMER_TYPES = ("Commercial", "Residential", "Government", "Non-profit", "Wholesale")
@@ -194,7 +206,9 @@ def add_row(
     salt = zlib.crc32(entity.encode()) << 24
     row = Row(iid, create, lut, sync, active, 0, mix(salt ^ mix(c.seed) ^ iid), ref)
     row.info = info
-    c.tables[entity].insert(row)
+    table = c.tables[entity]
+    table.rows[iid] = row  # the company indexes each table once it is generated
+    table.next_id = max(table.next_id, iid + 1)
     return row
 
 
@@ -252,6 +266,72 @@ def pick(ids: list[int], h: int) -> int:
     return ids[h % len(ids)] if ids else 0
 
 
+# ---------------------------------------------------------------------------- currencies
+def foreign_codes(c: Company) -> list[str]:
+    """Codes of the active company currencies when the company is multi-currency, else []."""
+    if not c.multicurrency:
+        return []
+    rows = c.tables["CompanyCurrency"].rows
+    return [
+        str(info["code"])
+        for i in sorted(rows)
+        if rows[i].active and (info := rows[i].info) is not None
+    ]
+
+
+def currency_ref(c: Company, code: str | None) -> dict[str, str]:
+    if not code:
+        return USD
+    rows = c.tables["CompanyCurrency"].rows.values()
+    name = next((str(r.info["name"]) for r in rows if r.info and r.info["code"] == code), code)
+    return {"value": code, "name": name}
+
+
+def rate_for(code: str, h: int) -> int:
+    """A document's exchange rate (home value of one unit, in millionths) from its hash."""
+    base_rate = BASE_RATES.get(code, 1_000_000)
+    return base_rate * (970 + h % 61) // 1000
+
+
+def to_home(cents: int, micros: int) -> int:
+    """Foreign cents in home cents, half up."""
+    value = cents * micros
+    return (value + 500_000) // 1_000_000 if value >= 0 else -((-value + 500_000) // 1_000_000)
+
+
+def home_lines(amounts: list[int], micros: int) -> list[int]:
+    """Each amount in home cents, the rounding left on the last, so that they sum to the
+    home value of the total."""
+    homes = [to_home(a, micros) for a in amounts]
+    if homes:
+        homes[-1] += to_home(sum(amounts), micros) - sum(homes)
+    return homes
+
+
+def ap_account(c: Company, code: str | None) -> int:
+    """The A/P account of a currency (QuickBooks keeps one per currency)."""
+    if code:
+        for k, known in enumerate(foreign_codes(c)):
+            if known == code:
+                return FIRST_FOREIGN_AP + k
+    return ACCT_AP
+
+
+def department_field(c: Company, obj: dict[str, Any], row: Row) -> None:
+    """A DepartmentRef (location) on about a third of the documents."""
+    departments = c.choices("Department")
+    h2 = mix(row.h)
+    if departments and h2 % 3 == 0:
+        obj["DepartmentRef"] = ref(c, "Department", pick(departments, h2 >> 8))
+
+
+def currency_fields(c: Company, obj: dict[str, Any], info: dict[str, Any]) -> None:
+    """CurrencyRef, and ExchangeRate for a foreign-currency document."""
+    obj["CurrencyRef"] = currency_ref(c, info.get("cur"))
+    if info.get("cur"):
+        obj["ExchangeRate"] = R(int(info["rate"]))
+
+
 def base(row: Row) -> dict[str, Any]:
     from qbo_emulator.data import Company
 
@@ -269,7 +349,13 @@ def deleted_suffix(row: Row, name: str) -> str:
 
 
 def ref(c: Company, entity: str, iid: int) -> dict[str, str]:
-    return {"value": str(iid), "name": c.ref_name(entity, iid)}
+    """`{"value": id, "name": name}`, cached until a name-list row is deactivated."""
+    key = (entity, iid)
+    found = c.ref_objs.get(key)
+    if found is None:
+        found = {"value": str(iid), "name": c.ref_name(entity, iid)}
+        c.ref_objs[key] = found
+    return found
 
 
 def due(txn_date: str, days: int) -> str:
@@ -311,8 +397,22 @@ def gen_accounts(c: Company, count: int) -> None:
         info = {"name": leaf, "cls": cls, "type": kind, "sub": sub, "parent": parent}
         create, lut = times[len(CORE_ACCOUNTS) + k]
         add_row(c, "Account", FIRST_EXTRA_ACCOUNT + k, create, lut, info)
+    for k, code in enumerate(foreign_codes(c)):
+        info = {
+            "name": f"Accounts Payable (A/P) - {code}",
+            "cls": "Liability",
+            "type": "Accounts Payable",
+            "sub": "AccountsPayable",
+            "parent": 0,
+            "currency": code,
+        }
+        add_row(c, "Account", FIRST_FOREIGN_AP + k, *times[-1], info)
     # only extra accounts are ever inactive: the documents post to the core chart
-    extras = [r for r in c.tables["Account"].rows.values() if r.id >= FIRST_EXTRA_ACCOUNT]
+    extras = [
+        r
+        for r in c.tables["Account"].rows.values()
+        if FIRST_EXTRA_ACCOUNT <= r.id < FIRST_FOREIGN_AP
+    ]
     for row in extras:
         if rng.random() < 0.15 or (row is extras[-1] and len(extras) >= 2):
             row.active = False
@@ -348,7 +448,7 @@ def build_account(c: Company, row: Row) -> dict[str, Any]:
             "AccountSubType": info["sub"],
             "CurrentBalance": M(balance),
             "CurrentBalanceWithSubAccounts": M(balance + c.sub_account_balance(row.id)),
-            "CurrencyRef": USD,
+            "CurrencyRef": currency_ref(c, info.get("currency")),
             **base(row),
         }
     )
@@ -578,6 +678,11 @@ def gen_vendors(c: Company, count: int) -> None:
                 "v1099": rng.random() < 0.2,
             },
         )
+    codes = foreign_codes(c)
+    if codes:  # every third vendor bills in a foreign currency
+        for vid, row in c.tables["Vendor"].rows.items():
+            if vid % 3 == 0 and row.info is not None:
+                row.info["currency"] = codes[(vid // 3) % len(codes)]
     mark_inactive(c, "Vendor", rng, 0.08)
 
 
@@ -591,7 +696,7 @@ def build_vendor(c: Company, row: Row) -> dict[str, Any]:
         {
             "Balance": M(c.vendor_balance(row.id)),
             "Vendor1099": bool(info["v1099"]),
-            "CurrencyRef": USD,
+            "CurrencyRef": currency_ref(c, info.get("currency")),
             **base(row),
             "GivenName": info["given"],
             "FamilyName": info["family"],
@@ -691,7 +796,7 @@ def sales_line_objs(
 def tax_detail(subtotal: int, taxed: bool) -> tuple[dict[str, Any], int]:
     if not taxed:
         return {"TotalTax": 0}, 0
-    tax = subtotal * 8 // 100
+    tax = (subtotal * 8 + 50) // 100  # half up
     return (
         {
             "TxnTaxCodeRef": {"value": "2"},
@@ -719,7 +824,7 @@ def sales_facts(c: Company, row: Row) -> dict[str, Any]:
     lines = sales_lines(c, h)
     subtotal = sum(line[3] for line in lines)
     taxed = (h >> 62) & 1 == 1
-    tax = subtotal * 8 // 100 if taxed else 0
+    tax = (subtotal * 8 + 50) // 100 if taxed else 0
     return {
         "lines": lines,
         "subtotal": subtotal,
@@ -879,7 +984,7 @@ def gen_payments(c: Company, count: int) -> None:
     invoices = sorted(c.tables["Invoice"].rows.values(), key=lambda r: r.id)
     if not invoices:
         return
-    open_bal = {r.id: c.invoice_facts(r)["total"] for r in invoices}
+    open_bal: dict[int, int] = {}
     chosen: list[tuple[int, int, int]] = []  # (create, invoice id, cents)
     order = list(range(len(invoices)))
     rng.shuffle(order)
@@ -887,7 +992,9 @@ def gen_payments(c: Company, count: int) -> None:
     while len(chosen) < count and k < 4 * len(order):
         inv = invoices[order[k % len(order)]]
         k += 1
-        left = open_bal[inv.id]
+        left = open_bal.get(inv.id)
+        if left is None:
+            left = c.invoice_total(inv)
         if left <= 0:
             continue
         cents = left if rng.random() < 0.75 or left < 200 else left // 2
@@ -943,6 +1050,38 @@ def build_payment(c: Company, row: Row) -> dict[str, Any]:
         for kind, inv_id, cents in info["applies"]
     ]
     return obj
+
+
+def payment_bytes(c: Company, row: Row) -> bytes:
+    """The same JSON as `dumps(build_payment(c, row))`, from f-strings (payments are many)."""
+    info = row.info or {}
+    applies = info["applies"]
+    total = int(info["total"])
+    applied = sum(cents for _, _, cents in applies)
+    acct = ACCT_UNDEPOSITED if info["undeposited"] else ACCT_CHECKING
+    customer = c._ref_js("Customer", row.ref)
+    p = [f'{{"CustomerRef":{customer},"DepositToAccountRef":{{"value":"{acct}"}},']
+    if info["method"]:
+        p.append(f'"PaymentMethodRef":{{"value":"{info["method"]}"}},')
+    p.append(
+        f'"TotalAmt":{money(total)},"UnappliedAmt":{money(total - applied)},"ProcessPayment":false,'
+        f'"domain":"QBO","sparse":false,"Id":"{row.id}","SyncToken":"{row.sync}",'
+        f'"MetaData":{{"CreateTime":"{pacific_seconds(row.create)}",'
+        f'"LastUpdatedTime":"{pacific_seconds(row.lut)}"}},"TxnDate":"{pacific_date(row.create)}",'
+        '"CurrencyRef":{"value":"USD","name":"United States Dollar"},'
+    )
+    if row.version:
+        p.append(f'"PrivateNote":"Updated {row.version} time(s)",')
+    links = linked(c, "Payment", row.id)
+    if links:
+        text = ",".join(f'{{"TxnId":"{t}","TxnType":"{k}"}}' for k, t, _ in links)
+        p.append(f'"LinkedTxn":[{text}],')
+    lines = ",".join(
+        f'{{"Amount":{money(cents)},"LinkedTxn":[{{"TxnId":"{tid}","TxnType":"{kind}"}}]}}'
+        for kind, tid, cents in applies
+    )
+    p.append(f'"Line":[{lines}]}}')
+    return "".join(p).encode()
 
 
 def gen_deposits(c: Company, count: int) -> None:
@@ -1025,16 +1164,29 @@ def build_deposit(c: Company, row: Row) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- purchasing
 def expense_accounts(c: Company) -> list[int]:
-    rows = c.tables["Account"].rows
-    return [a for a in EXPENSE_ACCOUNTS if a in rows] + sorted(
-        i for i, r in rows.items() if i >= FIRST_EXTRA_ACCOUNT and r.active
-    )
+    """Accounts bills and purchases post to (fixed once the chart is generated)."""
+    found = c.memo.get("expense_accounts")
+    if found is None:
+        rows = c.tables["Account"].rows
+        found = [a for a in EXPENSE_ACCOUNTS if a in rows] + sorted(
+            i for i, r in rows.items() if FIRST_EXTRA_ACCOUNT <= i < FIRST_FOREIGN_AP and r.active
+        )
+        c.memo["expense_accounts"] = found
+    return list(found)
+
+
+def inventory_items(c: Company) -> list[int]:
+    found = c.memo.get("inventory_items")
+    if found is None:
+        found = [r.id for r in c._line_items_cache() if r.info and r.info["type"] == "Inventory"]
+        c.memo["inventory_items"] = found
+    return list(found)
 
 
 def expense_lines(c: Company, h: int) -> list[tuple[str, int, int, int, int]]:
     """(kind, account or item id, qty hundredths, unit cents, amount cents) of a bill/purchase."""
     accounts = expense_accounts(c)
-    inventory = [r.id for r in c._line_items_cache() if r.info and r.info["type"] == "Inventory"]
+    inventory = inventory_items(c)
     out = []
     for j in range(1 + h % 3):
         g = h >> (4 + j * 12)
@@ -1050,10 +1202,14 @@ def expense_lines(c: Company, h: int) -> list[tuple[str, int, int, int, int]]:
 
 
 def expense_line_objs(
-    c: Company, lines: list[tuple[str, int, int, int, int]], numbered: bool = True
+    c: Company, lines: list[tuple[str, int, int, int, int]], numbered: bool = True, h: int = 0
 ) -> list[dict[str, Any]]:
+    """Expense lines; about half carry a ClassRef (chosen from the hash `h`)."""
+    classes = c.choices("Class")
+    h2 = mix(h)
     out: list[dict[str, Any]] = []
     for n, (kind, target, qty, unit, amount) in enumerate(lines, start=1):
+        klass = pick(classes, h2 >> (20 + n)) if classes and (h2 >> (50 + n)) & 1 else 0
         line: dict[str, Any] = {"Id": str(n)}
         if numbered:
             line["LineNum"] = n
@@ -1066,6 +1222,7 @@ def expense_line_objs(
                     "ItemBasedExpenseLineDetail": {
                         "BillableStatus": "NotBillable",
                         "ItemRef": ref(c, "Item", target),
+                        **({"ClassRef": ref(c, "Class", klass)} if klass else {}),
                         "UnitPrice": N(unit),
                         "Qty": N(qty),
                         "TaxCodeRef": {"value": "NON"},
@@ -1078,6 +1235,7 @@ def expense_line_objs(
                     "Amount": M(amount),
                     "DetailType": "AccountBasedExpenseLineDetail",
                     "AccountBasedExpenseLineDetail": {
+                        **({"ClassRef": ref(c, "Class", klass)} if klass else {}),
                         "AccountRef": ref(c, "Account", target),
                         "BillableStatus": "NotBillable",
                         "TaxCodeRef": {"value": "NON"},
@@ -1105,18 +1263,19 @@ def _gen_vendor_docs(c: Company, entity: str, count: int) -> list[Row]:
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         term = TERM_ROWS[int(rng.random() * len(TERM_ROWS))][0]
-        rows.append(
-            add_row(
-                c,
-                entity,
-                k + 1,
-                create,
-                lut,
-                {"term": term},
-                ref=vendors[int(rng.random() * len(vendors))],
-            )
-        )
+        vendor = vendors[int(rng.random() * len(vendors))]
+        info: dict[str, Any] = {"term": term}
+        code = vendor_currency(c, vendor)
+        if code:
+            info["cur"] = code
+            info["rate"] = rate_for(code, int(rng.random() * 1_000_000))
+        rows.append(add_row(c, entity, k + 1, create, lut, info, ref=vendor))
     return delete_some(c, entity, rng, rows)
+
+
+def vendor_currency(c: Company, vid: int) -> str | None:
+    row = c.tables["Vendor"].rows.get(vid)
+    return None if row is None or row.info is None else row.info.get("currency")
 
 
 def gen_bills(c: Company, count: int) -> None:
@@ -1136,15 +1295,16 @@ def build_bill(c: Company, row: Row) -> dict[str, Any]:
         **base(row),
         "DocNumber": f"B-{row.id}",
         "TxnDate": txn_date,
-        "CurrencyRef": USD,
     }
+    department_field(c, obj, row)
+    currency_fields(c, obj, info)
     private_note(row, obj)
     links = linked(c, "Bill", row.id)
     if links:
         obj["LinkedTxn"] = [{"TxnId": str(t), "TxnType": "BillPaymentCheck"} for _, t, _ in links]
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1155,7 +1315,7 @@ def gen_bill_payments(c: Company, count: int) -> None:
     bills = sorted(c.tables["Bill"].rows.values(), key=lambda r: r.id)
     if not bills:
         return
-    left = {b.id: expense_total(c, b) for b in bills}
+    left: dict[int, int] = {}
     order = list(range(len(bills)))
     rng.shuffle(order)
     chosen: list[tuple[int, int, int]] = []
@@ -1163,16 +1323,28 @@ def gen_bill_payments(c: Company, count: int) -> None:
     while len(chosen) < count and k < 4 * len(order):
         bill = bills[order[k % len(order)]]
         k += 1
+        if bill.id not in left:
+            left[bill.id] = expense_total(c, bill)
         if left[bill.id] <= 0:
             continue
-        cents = left[bill.id] if rng.random() < 0.8 or left[bill.id] < 200 else left[bill.id] // 2
+        foreign = bool((bill.info or {}).get("cur"))  # foreign bills are paid in one go
+        full = foreign or rng.random() < 0.8 or left[bill.id] < 200
+        cents = left[bill.id] if full else left[bill.id] // 2
         left[bill.id] -= cents
         chosen.append((later(rng, bill.create, 40), bill.id, cents))
     chosen.sort()
     rows = []
     for n, (create, bill_id, cents) in enumerate(chosen, start=1):
         lut = create if rng.random() < 0.8 else later(rng, create + 1, 10)
-        info = {"applies": [("Bill", bill_id, cents)], "total": cents, "card": rng.random() < 0.25}
+        bill_info = c.tables["Bill"].rows[bill_id].info or {}
+        info: dict[str, Any] = {
+            "applies": [("Bill", bill_id, cents)],
+            "total": cents,
+            "card": rng.random() < 0.25 and not bill_info.get("cur"),
+        }
+        if bill_info.get("cur"):  # paid at the bill's rate: no exchange gain or loss
+            info["cur"] = bill_info["cur"]
+            info["rate"] = bill_info["rate"]
         rows.append(
             add_row(c, "BillPayment", n, create, lut, info, ref=c.tables["Bill"].rows[bill_id].ref)
         )
@@ -1199,9 +1371,9 @@ def build_bill_payment(c: Company, row: Row) -> dict[str, Any]:
             **base(row),
             "DocNumber": str(row.id),
             "TxnDate": pacific_date(row.create),
-            "CurrencyRef": USD,
         }
     )
+    currency_fields(c, obj, info)
     private_note(row, obj)
     obj["Line"] = [
         {"Amount": M(cents), "LinkedTxn": [{"TxnId": str(b), "TxnType": kind}]}
@@ -1215,18 +1387,19 @@ def gen_vendor_credits(c: Company, count: int) -> None:
 
 
 def build_vendor_credit(c: Company, row: Row) -> dict[str, Any]:
+    info = row.info or {}
     total = expense_total(c, row)
     obj: dict[str, Any] = {
         "Balance": M(total),
         **base(row),
         "DocNumber": f"VC-{row.id}",
         "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
     }
+    currency_fields(c, obj, info)
     private_note(row, obj)
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1239,6 +1412,7 @@ def gen_purchase_orders(c: Company, count: int) -> None:
 
 
 def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
+    info = row.info or {}
     total = expense_total(c, row)
     obj: dict[str, Any] = {
         "POStatus": PO_STATUS[(row.h >> 2) & 1],
@@ -1246,13 +1420,13 @@ def build_purchase_order(c: Company, row: Row) -> dict[str, Any]:
         "CustomField": [{"DefinitionId": "1", "Name": "Crew #", "Type": "StringType"}],
         "DocNumber": str(1000 + row.id),
         "TxnDate": pacific_date(row.create),
-        "CurrencyRef": USD,
     }
+    currency_fields(c, obj, info)
     private_note(row, obj)
     obj["LinkedTxn"] = []
-    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h))
+    obj["Line"] = expense_line_objs(c, expense_lines(c, row.h), h=row.h)
     obj["VendorRef"] = ref(c, "Vendor", row.ref)
-    obj["APAccountRef"] = ref(c, "Account", ACCT_AP)
+    obj["APAccountRef"] = ref(c, "Account", ap_account(c, info.get("cur")))
     obj["TotalAmt"] = M(total)
     return obj
 
@@ -1266,7 +1440,8 @@ PURCHASE_KINDS = (
 
 def gen_purchases(c: Company, count: int) -> None:
     rng = rng_for(c, "Purchase")
-    vendors = _vendors(c)
+    # purchases are paid from USD accounts: home-currency vendors only
+    vendors = [v for v in _vendors(c) if not vendor_currency(c, v)]
     rows = []
     for k, (create, lut) in enumerate(txn_times(c, rng, count)):
         kind = int(rng.random() * len(PURCHASE_KINDS))
@@ -1287,11 +1462,12 @@ def build_purchase(c: Company, row: Row) -> dict[str, Any]:
             "TotalAmt": M(sum(line[4] for line in lines)),
             **base(row),
             "TxnDate": pacific_date(row.create),
-            "CurrencyRef": USD,
         }
     )
+    department_field(c, obj, row)
+    obj["CurrencyRef"] = USD
     private_note(row, obj, PURCHASE_NOTES[row.h % len(PURCHASE_NOTES)])
-    obj["Line"] = expense_line_objs(c, lines, numbered=False)
+    obj["Line"] = expense_line_objs(c, lines, numbered=False, h=row.h)
     return obj
 
 
@@ -1595,7 +1771,7 @@ def build_preferences(c: Company, row: Row) -> dict[str, Any]:
         },
         "TaxPrefs": {"UsingSalesTax": True, "TaxGroupCodeRef": {"value": "2"}},
         "CurrencyPrefs": {
-            "MultiCurrencyEnabled": False,
+            "MultiCurrencyEnabled": c.multicurrency,
             "HomeCurrency": {"value": "USD"},
         },
         "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},

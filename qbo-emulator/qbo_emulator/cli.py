@@ -28,6 +28,11 @@ def _build_parser() -> argparse.ArgumentParser:
             metavar="ENTITY=N",
             help="rows of one entity per realm, e.g. --size Payment=500 (repeatable)",
         )
+        p.add_argument(
+            "--multicurrency",
+            action="store_true",
+            help="every third vendor bills in a foreign currency (ExchangeRate, A/P per currency)",
+        )
 
     serve = sub.add_parser("serve", help="run the emulator; prints READY <base url>")
     company(serve)
@@ -172,6 +177,7 @@ async def _serve(args: argparse.Namespace) -> None:
         clock=args.clock,
         cache_rows=args.cache_rows,
         sizes=_sizes(args),
+        multicurrency=args.multicurrency,
         **_switches(args),
     )
     http = HTTPServer(emulator, args.host, args.port)
@@ -199,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.invoices,
                 args.realms,
                 sizes=_sizes(args),
+                multicurrency=args.multicurrency,
             )
             json.dump({r: c.truth() for r, c in companies.items()}, sys.stdout)
             sys.stdout.write("\n")

@@ -25,7 +25,7 @@ MASK = (1 << 64) - 1
 FIRST_REALM = 9341450000000001
 BURST_THRESHOLD = 1500
 
-_MONEY_RE = re.compile(r'"\\u0000([MN])(-?\d+)"')
+_MONEY_RE = re.compile(r'"\\u0000([MNR])(-?\d+)"')
 
 
 def mix(x: int) -> int:
@@ -63,9 +63,22 @@ def N(cents: int) -> str:
     return f"\x00N{cents}"
 
 
+def R(micros: int) -> str:
+    """An exchange rate given in millionths, written in minimal decimal form (1.083456)."""
+    return f"\x00R{micros}"
+
+
+def rate_text(micros: int) -> str:
+    whole, frac = divmod(micros, 1_000_000)
+    return f"{whole}.{frac:06d}".rstrip("0").rstrip(".") if frac else str(whole)
+
+
 def _numbers(match: re.Match[str]) -> str:
-    cents = int(match.group(2))
-    return money(cents) if match.group(1) == "M" else minimal(cents)
+    value = int(match.group(2))
+    kind = match.group(1)
+    if kind == "R":
+        return rate_text(value)
+    return money(value) if kind == "M" else minimal(value)
 
 
 def _js(value: Any) -> str:
@@ -259,9 +272,12 @@ class Company:
         invoices: int,
         cache_rows: int = 250_000,
         sizes: Mapping[str, int] | None = None,
+        multicurrency: bool = False,
     ) -> None:
         from qbo_emulator.entities import REGISTRY, resolve_sizes
 
+        #: foreign-currency vendors and their documents (with ExchangeRate) besides USD
+        self.multicurrency = multicurrency
         self.realm_id = realm_id
         self.seed = seed
         self.cache_rows = cache_rows
@@ -274,10 +290,14 @@ class Company:
         self.links: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
         self._choices: dict[str, list[int]] = {}
         self._kids: dict[int, list[int]] | None = None
+        #: values derived once from the generated company (lists of ids the documents use)
+        self.memo: dict[str, list[int]] = {}
         self._balances: dict[str, dict[int, int]] | None = None
         self._cust_frags: dict[int, tuple[str, str, str]] = {}
         self._item_names: dict[int, str] = {}
         self._item_accts: dict[int, str] = {}
+        self._refs: dict[tuple[str, int], str] = {}
+        self.ref_objs: dict[tuple[str, int], dict[str, str]] = {}
         self.company_name = f"Sandbox Company US {realm_id[-4:]}"
         for name, spec in REGISTRY.items():
             spec.generate(self, self.sizes[name])
@@ -449,9 +469,9 @@ class Company:
         return name if row.active else f"{name} (deleted)"
 
     def item_income_account(self, item_id: int) -> int:
+        """Services (1) for service items, Sales of Product Income (79) for the others."""
         row = self.tables["Item"].rows.get(item_id)
-        kind = row.info["type"] if row is not None and row.info else "Service"
-        return 1 if kind == "Service" else 79
+        return 79 if row is not None and row.info and row.info["type"] != "Service" else 1
 
     # ------------------------------------------------------------------ balances
     def invalidate(self) -> None:
@@ -460,7 +480,7 @@ class Company:
 
     def balances(self) -> dict[str, dict[int, int]]:
         if self._balances is None:
-            from qbo_emulator.ledger import balances
+            from qbo_emulator.postings import balances
 
             self._balances = balances(self)
         return self._balances
@@ -656,8 +676,8 @@ class Company:
             obj["Sku"] = f"SKU-{row.id:05d}"
         return obj
 
-    def invoice_facts(self, row: Row) -> dict[str, Any]:
-        """Amounts and dates of an invoice, derived from its hash."""
+    def invoice_amounts(self, row: Row) -> tuple[list[tuple[Row, int, int, int]], int, bool, int]:
+        """(lines as (item, qty tenths, unit cents, amount cents), subtotal, taxed, tax)."""
         h = row.h
         items = self._line_items_cache()
         lines = []
@@ -666,22 +686,24 @@ class Company:
             item = items[(h >> (7 + j * 9)) % len(items)]
             qty_tenths = (1 + (h >> (3 + j * 5)) % 9) * 10 + (5 if (h >> (44 + j)) & 7 == 0 else 0)
             price = int(item.info["base_price"]) if item.info else 0
-            amount = price * qty_tenths // 10
+            amount = (price * qty_tenths + 5) // 10  # cents, half up as QuickBooks rounds
             lines.append((item, qty_tenths, price, amount))
             subtotal += amount
         taxed = (h >> 50) & 3 == 0
-        tax = subtotal * 8 // 100 if taxed else 0
+        tax = (subtotal * 8 + 50) // 100 if taxed else 0
+        return lines, subtotal, taxed, tax
+
+    def invoice_total(self, row: Row) -> int:
+        _, subtotal, _, tax = self.invoice_amounts(row)
+        return subtotal + tax
+
+    def invoice_facts(self, row: Row) -> dict[str, Any]:
+        """Amounts and dates of an invoice, derived from its hash."""
+        h = row.h
+        lines, subtotal, taxed, tax = self.invoice_amounts(row)
         total = subtotal + tax
         links = self.links.get(("Invoice", row.id), ())
         applied = sum(link[2] for link in links)
-        h2 = mix(h)
-        departments = self._choices.get("Department")
-        classes = self._choices.get("Class")
-        dept = departments[(h2 >> 8) % len(departments)] if departments and h2 % 3 == 0 else 0
-        line_classes = [
-            classes[(h2 >> (20 + n)) % len(classes)] if classes and (h2 >> (50 + n)) & 1 else 0
-            for n in range(len(lines))
-        ]
         txn_text = pacific_date(row.create)
         term = TERMS[(h >> 52) % 3]
         due = (
@@ -697,12 +719,23 @@ class Company:
             "total": total,
             "balance": total - applied,
             "links": links,
-            "department": dept,
-            "classes": line_classes,
             "txn_date": txn_text,
             "due_date": due,
             "term": term,
         }
+
+    def invoice_dims(self, row: Row, lines: int) -> tuple[int, list[int]]:
+        """(DepartmentRef id or 0, ClassRef id or 0 per line) of an invoice, from its hash."""
+        h2 = mix(row.h)
+        departments = self._choices.get("Department")
+        classes = self._choices.get("Class")
+        dept = departments[(h2 >> 8) % len(departments)] if departments and h2 % 3 == 0 else 0
+        if not classes:
+            return dept, [0] * lines
+        return dept, [
+            classes[(h2 >> (20 + n)) % len(classes)] if (h2 >> (50 + n)) & 1 else 0
+            for n in range(lines)
+        ]
 
     _items_cache: list[Row] | None = None
 
@@ -731,8 +764,8 @@ class Company:
             "DocNumber": str(1000 + row.id),
             "TxnDate": f["txn_date"],
         }
-        if f["department"]:
-            dept = f["department"]
+        dept, classes = self.invoice_dims(row, len(f["lines"]))
+        if dept:
             obj["DepartmentRef"] = {"value": str(dept), "name": self.ref_name("Department", dept)}
         obj["CurrencyRef"] = {"value": "USD", "name": "United States Dollar"}
         if row.version:
@@ -742,7 +775,7 @@ class Company:
         for n, (item, qty, price, amount) in enumerate(f["lines"], start=1):
             iname = item.info["name"] if item.info else ""
             detail: dict[str, Any] = {"ItemRef": {"value": str(item.id), "name": iname}}
-            klass = f["classes"][n - 1]
+            klass = classes[n - 1]
             if klass:
                 detail["ClassRef"] = {"value": str(klass), "name": self.ref_name("Class", klass)}
             acct = self.item_income_account(item.id)
@@ -842,8 +875,9 @@ class Company:
             f'"LastUpdatedTime":"{pacific_seconds(row.lut)}"}},"CustomField":[{crew}}}],'
             f'"DocNumber":"{1000 + row.id}","TxnDate":"{f["txn_date"]}",'
         ]
-        if f["department"]:
-            p.append(f'"DepartmentRef":{self._ref_js("Department", f["department"])},')
+        dept, classes = self.invoice_dims(row, len(f["lines"]))
+        if dept:
+            p.append(f'"DepartmentRef":{self._ref_js("Department", dept)},')
         p.append('"CurrencyRef":{"value":"USD","name":"United States Dollar"},')
         if row.version:
             p.append(f'"PrivateNote":"Updated {row.version} time(s)",')
@@ -859,7 +893,7 @@ class Company:
             if acct is None:
                 acct = self._ref_js("Account", self.item_income_account(item.id))
                 self._item_accts[item.id] = acct
-            klass = f["classes"][n - 1]
+            klass = classes[n - 1]
             cref = f'"ClassRef":{self._ref_js("Class", klass)},' if klass else ""
             p.append(
                 f'{{"Id":"{n}","LineNum":{n},"Description":{iname},"Amount":{money(amount)},'
@@ -897,7 +931,13 @@ class Company:
         return "".join(p).encode()
 
     def _ref_js(self, entity: str, iid: int) -> str:
-        return _js({"value": str(iid), "name": self.ref_name(entity, iid)})
+        """A reference's JSON, cached until a name-list row is deactivated."""
+        key = (entity, iid)
+        text = self._refs.get(key)
+        if text is None:
+            text = _js({"value": str(iid), "name": self.ref_name(entity, iid)})
+            self._refs[key] = text
+        return text
 
     def tombstone(self, entity: str, iid: int) -> bytes:
         when = self.tables[entity].deleted[iid]
@@ -1002,6 +1042,8 @@ class Company:
         elif entity in ("Account", "Class", "Department"):
             self._item_accts.clear()
             self.tables["Invoice"].cache.clear()
+        self._refs.clear()
+        self.ref_objs.clear()
         for name, table in self.tables.items():
             if name not in ("Invoice", "Customer", "Item"):
                 table.cache.clear()
@@ -1071,7 +1113,7 @@ class Company:
                 moved = sum(int(a[2]) for a in info["applies"])
                 info["applies"] = []
                 if "total" not in info:
-                    info["other"] = [92, moved or 10000]
+                    info["other"] = [59, moved or 10000]  # Interest Earned
             if self.specs[entity].kind == "name_list" and "name" in info:
                 info["name"] = f"{info['name']} {iid}"
             row.info = info
@@ -1118,6 +1160,7 @@ def build_companies(
     realms: int = 1,
     cache_rows: int = 250_000,
     sizes: Mapping[str, int] | None = None,
+    multicurrency: bool = False,
 ) -> dict[str, Company]:
     # Millions of small objects: collecting while building only rescans them; freezing them
     # afterwards keeps later collections from walking the whole company.
@@ -1125,7 +1168,9 @@ def build_companies(
     gc.disable()
     try:
         companies = {
-            realm: Company(realm, seed, customers, items, invoices, cache_rows, sizes)
+            realm: Company(
+                realm, seed, customers, items, invoices, cache_rows, sizes, multicurrency
+            )
             for realm in realm_ids(realms)
         }
     finally:

@@ -3,8 +3,8 @@
 A spec says what the entity is (`name_list`, `transaction` or `singleton`), whether `/cdc` serves
 it, whether it has an `Active` flag, its queryable properties, its default order and size, and how
 its rows are generated and rendered. Query, CDC, batch, single reads, mutations, the truth, the CLI
-and `testing.py` all read this registry; adding an entity is one spec here (plus its generator and
-builder in `books.py`).
+and `testing.py` all read this registry; adding an entity is one spec here (plus its generator,
+builder and, for a posting document, its posting rule in `books.py` and `postings.py`).
 
 Specs are listed in generation order: an entity is generated after everything it refers to.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from qbo_emulator import books
+from qbo_emulator import books, postings
 from qbo_emulator.data import Company, dumps
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class EntitySpec:
     name: str
     kind: Kind
     generate: Callable[[Company, int], None]
-    default_size: Callable[[Sizes], int]
+    default_size: Default
     props: Mapping[str, str] = field(default_factory=dict)
     #: builds the entity's JSON object (money as `M()`/`N()` markers); the generic renderer
     build: Callable[[Company, Row], dict[str, Any]] | None = None
@@ -70,8 +70,10 @@ class EntitySpec:
     order: tuple[str, ...] = ("Id",)
     #: fewest rows (rows the other entities refer to by fixed Id)
     min_size: int = 0
-    #: `PrivateNote`-style field showing an `update` mutation (None: only SyncToken moves)
+    #: can be hard-deleted (a tombstone in CDC); otherwise `delete` deactivates
     deletable: bool = False
+    #: its postings to the general ledger (`postings.py`), None for documents that post nothing
+    post: Callable[[Company, Row], list[tuple[int, int]]] | None = None
 
     @property
     def resource(self) -> str:
@@ -91,9 +93,7 @@ class EntitySpec:
         return dict(json.loads(self.render_bytes(company, row)))
 
 
-def _name_list(
-    name: str, gen: Any, build: Any, size: Callable[[Sizes], int], **kw: Any
-) -> EntitySpec:
+def _name_list(name: str, gen: Any, build: Any, size: Default, **kw: Any) -> EntitySpec:
     kw.setdefault("active", True)
     kw.setdefault("order", ("Name",))
     props = {**_NAMED, "Active": "bool"} if kw["active"] else dict(_NAMED)
@@ -102,21 +102,44 @@ def _name_list(
 
 
 def _txn(
-    name: str, gen: Any, build: Any, size: Callable[[Sizes], int], props: dict[str, str], **kw: Any
+    name: str, gen: Any, build: Any, size: Default, props: dict[str, str], **kw: Any
 ) -> EntitySpec:
     kw.setdefault("deletable", True)
     return EntitySpec(name, "transaction", gen, size, props, build, **kw)
 
 
-def _fixed(n: int) -> Callable[[Sizes], int]:
-    return lambda _sizes: n
+class Default:
+    """A default size: a number, or a share of another entity's size (and its description)."""
+
+    def __init__(self, text: str, fn: Callable[[Sizes], int]) -> None:
+        self.text = text
+        self.fn = fn
+
+    def __call__(self, sizes: Sizes) -> int:
+        return self.fn(sizes)
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def _share(entity: str, divisor: int, floor: int = 0) -> Callable[[Sizes], int]:
-    return lambda sizes: max(floor, sizes[entity] // divisor)
+def _fixed(n: int) -> Default:
+    return Default(str(n), lambda _sizes: n)
+
+
+def _share(entity: str, divisor: int, floor: int = 0) -> Default:
+    text = f"{entity} / {divisor}" + (f", at least {floor}" if floor else "")
+    return Default(text, lambda sizes: max(floor, sizes[entity] // divisor))
 
 
 SPECS: tuple[EntitySpec, ...] = (
+    _name_list(
+        "CompanyCurrency",
+        books.gen_currencies,
+        books.build_currency,
+        _fixed(3),
+        order=("Code",),
+        props={"Code": "string"},
+    ),
     _name_list(
         "Account",
         books.gen_accounts,
@@ -175,14 +198,6 @@ SPECS: tuple[EntitySpec, ...] = (
         min_size=len(books.TAX_CODES),
         props={"Taxable": "bool"},
     ),
-    _name_list(
-        "CompanyCurrency",
-        books.gen_currencies,
-        books.build_currency,
-        _fixed(3),
-        order=("Code",),
-        props={"Code": "string"},
-    ),
     _name_list("Class", books.gen_classes, books.build_class, _fixed(5)),
     _name_list("Department", books.gen_departments, books.build_department, _fixed(4)),
     _name_list("CustomerType", books.gen_customer_types, books.build_customer_type, _fixed(3)),
@@ -190,7 +205,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Item",
         "name_list",
         lambda c, n: c._gen_items(n),
-        _fixed(20),
+        Default("20 (`--items`)", lambda _s: 20),
         {
             "Active": "bool",
             "Name": "string",
@@ -210,7 +225,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Customer",
         "name_list",
         lambda c, n: c._gen_customers(n),
-        _fixed(60),
+        Default("60 (`--customers`)", lambda _s: 60),
         {
             "Active": "bool",
             **_PERSON,
@@ -246,14 +261,14 @@ SPECS: tuple[EntitySpec, ...] = (
         "Estimate",
         books.gen_estimates,
         books.build_estimate,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {**_SALES, "TxnStatus": "string"},
     ),
     EntitySpec(
         "Invoice",
         "transaction",
         lambda c, n: c._gen_invoices(n),
-        _fixed(400),
+        Default("400 (`--invoices`)", lambda _s: 400),
         {
             "DocNumber": "string",
             "TxnDate": "date",
@@ -264,6 +279,7 @@ SPECS: tuple[EntitySpec, ...] = (
             "PrintStatus": "string",
             "EmailStatus": "string",
         },
+        post=postings.post_invoice,
         render=lambda c, r: c.invoice_bytes(r),
         build=lambda c, r: c.invoice_obj(r),
         deletable=True,
@@ -274,68 +290,77 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_payment,
         _share("Invoice", 2),
         {"TxnDate": "date", "CustomerRef": "ref", "TotalAmt": "money", "UnappliedAmt": "money"},
+        render=books.payment_bytes,
+        post=postings.post_payment,
     ),
     _txn(
         "SalesReceipt",
         books.gen_sales_receipts,
         books.build_sales_receipt,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {**_SALES, "Balance": "money"},
+        post=postings.post_sales_receipt,
     ),
     _txn(
         "CreditMemo",
         books.gen_credit_memos,
         books.build_credit_memo,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {**_SALES, "Balance": "money", "RemainingCredit": "money"},
+        post=postings.post_credit_memo,
     ),
     _txn(
         "RefundReceipt",
         books.gen_refund_receipts,
         books.build_refund_receipt,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         dict(_SALES),
+        post=postings.post_refund_receipt,
     ),
     _txn(
         "Deposit",
         books.gen_deposits,
         books.build_deposit,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"TxnDate": "date", "TotalAmt": "money", "DepositToAccountRef": "ref"},
+        post=postings.post_deposit,
     ),
     _txn(
         "PurchaseOrder",
         books.gen_purchase_orders,
         books.build_purchase_order,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {**_VENDOR_DOC, "POStatus": "string"},
     ),
     _txn(
         "Bill",
         books.gen_bills,
         books.build_bill,
-        _share("Invoice", 4),
+        _share("Invoice", 10),
         {**_VENDOR_DOC, "DueDate": "date", "Balance": "money"},
+        post=postings.post_bill,
     ),
     _txn(
         "BillPayment",
         books.gen_bill_payments,
         books.build_bill_payment,
-        _share("Invoice", 6),
+        _share("Invoice", 15),
         {**_VENDOR_DOC, "PayType": "string"},
+        post=postings.post_bill_payment,
     ),
     _txn(
         "VendorCredit",
         books.gen_vendor_credits,
         books.build_vendor_credit,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         {**_VENDOR_DOC, "Balance": "money"},
+        post=postings.post_vendor_credit,
     ),
     _txn(
         "Purchase",
         books.gen_purchases,
         books.build_purchase,
-        _share("Invoice", 5),
+        _share("Invoice", 10),
         {
             "TxnDate": "date",
             "TotalAmt": "money",
@@ -343,26 +368,29 @@ SPECS: tuple[EntitySpec, ...] = (
             "AccountRef": "ref",
             "EntityRef": "ref",
         },
+        post=postings.post_purchase,
     ),
     _txn(
         "Transfer",
         books.gen_transfers,
         books.build_transfer,
-        _share("Invoice", 50),
+        _share("Invoice", 100),
         {"TxnDate": "date", "Amount": "money", "FromAccountRef": "ref", "ToAccountRef": "ref"},
+        post=postings.post_transfer,
     ),
     _txn(
         "JournalEntry",
         books.gen_journal_entries,
         books.build_journal_entry,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"DocNumber": "string", "TxnDate": "date", "Adjustment": "bool"},
+        post=postings.post_journal_entry,
     ),
     _txn(
         "TimeActivity",
         books.gen_time_activities,
         books.build_time_activity,
-        _share("Invoice", 10),
+        _share("Invoice", 20),
         {"TxnDate": "date", "EmployeeRef": "ref", "CustomerRef": "ref", "BillableStatus": "string"},
         cdc=False,
     ),
@@ -382,7 +410,7 @@ SPECS: tuple[EntitySpec, ...] = (
         "Attachable",
         books.gen_attachables,
         books.build_attachable,
-        _share("Invoice", 20),
+        _share("Invoice", 40),
         {"FileName": "string", "ContentType": "string", "Size": "int"},
     ),
     EntitySpec(

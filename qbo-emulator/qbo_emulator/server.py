@@ -109,6 +109,7 @@ class Emulator:
         cache_rows: int = 250_000,
         prewarm: bool = True,
         sizes: dict[str, int] | None = None,
+        multicurrency: bool = False,
         **switches: Any,
     ) -> None:
         self.config = Config()
@@ -124,7 +125,7 @@ class Emulator:
         self.realm_ids = realm_ids(realms)
         try:
             self.companies: dict[str, Company] = build_companies(
-                seed, customers, items, invoices, realms, cache_rows, sizes
+                seed, customers, items, invoices, realms, cache_rows, sizes, multicurrency
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None

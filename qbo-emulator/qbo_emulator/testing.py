@@ -123,9 +123,9 @@ class EmulatorServer:
         """The latest API requests: endpoint, entities, status and rows of each."""
         return self._call(self.emulator.requests)
 
-    def ledger(self, realm: str | None = None) -> dict[int, int]:
+    def trial_balance(self, realm: str | None = None) -> dict[int, int]:
         """Net debit (+) / credit (-) cents per account id over the realm's live documents."""
-        from qbo_emulator.ledger import trial_balance
+        from qbo_emulator.postings import trial_balance
 
         company = self.emulator.companies[realm or self.realm_ids[0]]
         return self._call(lambda: trial_balance(company))

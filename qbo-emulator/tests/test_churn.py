@@ -69,3 +69,22 @@ def test_churn_deactivates_name_list_rows() -> None:
         )
         assert latest[0]["Id"] == entry["id"]
         assert latest[0]["DisplayName"].endswith(" (deleted)")
+
+
+def test_churn_on_any_transaction_deletes_and_keeps_the_books() -> None:
+    with EmulatorServer(
+        seed=4, customers=20, items=10, invoices=600, churn_every=2, churn_ops=["delete"]
+    ) as emu:
+        api = Api(emu)
+        start = 1
+        while True:
+            q = f"SELECT * FROM Payment ORDERBY Id STARTPOSITION {start} MAXRESULTS 40"
+            if "maxResults" not in api.query(q).json()["QueryResponse"]:
+                break
+            start += 40
+        stats = emu.stats()
+        gone = {c["id"] for c in stats["churn_log"] if c["entity"] == "Payment"}
+        assert gone and stats["churn"]["delete"] == len(gone)
+        truth = emu.truth()[api.realm]
+        assert gone <= set(truth["deleted"]["Payment"])
+        assert sum(emu.trial_balance(api.realm).values()) == 0

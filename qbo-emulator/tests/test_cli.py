@@ -72,3 +72,23 @@ def test_bad_switch_is_one_line_and_non_zero() -> None:
     assert out.stderr.strip().count("\n") == 0 and "fault_rate" in out.stderr
     out = subprocess.run([*CMD, "truth", "--invoices", "-1"], capture_output=True, text=True)
     assert out.returncode != 0 and "--invoices" in out.stderr
+
+
+def test_size_flags_shape_the_company_and_bad_sizes_are_one_line() -> None:
+    out = subprocess.run(
+        [*CMD, "truth", *COMPANY, "--size", "Vendor=4", "--size", "payment=0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    realm = json.loads(out.stdout)["9341450000000001"]
+    assert len(realm["Vendor"]) == 4 and realm["Payment"] == {}
+    for bad, word in (
+        ("Nope=1", "Nope"),
+        ("Bill=x", "Bill"),
+        ("Bill", "ENTITY=N"),
+        ("Term=1", "Term"),
+    ):
+        out = subprocess.run([*CMD, "truth", "--size", bad], capture_output=True, text=True)
+        assert out.returncode == 2 and out.stdout == ""
+        assert out.stderr.strip().count("\n") == 0 and word in out.stderr, out.stderr

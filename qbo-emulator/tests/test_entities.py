@@ -118,8 +118,9 @@ def cdc(api: Api, entities: list[str], since: str = "2000-01-01T00:00:00Z") -> r
     return api.get("cdc", entities=",".join(entities), changedSince=since)
 
 
-def test_cdc_caps_all_requested_entities_together_at_1000(api: Api) -> None:
-    resp = cdc(api, list(CDC_ENTITIES))
+def test_cdc_caps_all_requested_entities_together_at_1000() -> None:
+    with EmulatorServer(seed=8, customers=40, items=10, invoices=1200) as emu:
+        resp = cdc(Api(emu), list(CDC_ENTITIES))
     assert resp.status_code == 200, resp.text
     groups = resp.json()["CDCResponse"][0]["QueryResponse"]
     assert len(groups) == len(CDC_ENTITIES)
@@ -350,3 +351,30 @@ def test_shapes_follow_real_records(api: Api, entity: str) -> None:
         for line in obj.get("Line", []):
             allowed = line_keys | {"Description", "Id", "LineNum", line.get("DetailType", "")}
             assert set(line) <= allowed, line
+
+
+def test_readme_entity_table_matches_the_registry() -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text.split("| entity | kind | CDC | Active | delete | default rows per realm |")[1]
+    rows = [line.split("|")[1:-1] for line in table.strip().splitlines()[1:]]
+    rows = rows[: next((i for i, r in enumerate(rows) if not r), len(rows))]
+    documented = {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows if cells}
+    assert list(documented) == list(REGISTRY)
+    for name, (kind, cdc_col, active, _, default) in documented.items():
+        spec = REGISTRY[name]
+        assert kind == spec.kind.replace("_", " ")
+        assert (cdc_col == "yes") == spec.cdc and (active == "yes") == spec.active
+        assert default == str(spec.default_size)
+
+
+def test_multicurrency_company_over_http() -> None:
+    with EmulatorServer(seed=5, customers=12, items=6, invoices=120, multicurrency=True) as emu:
+        api = Api(emu)
+        bills = page_all(api, "Bill", 1000)
+        rates = [b["ExchangeRate"] for b in bills if b["CurrencyRef"]["value"] != "USD"]
+        assert rates and all(isinstance(r, float) and 0 < r < 2 for r in rates)
+        accounts = api.rows(
+            "SELECT * FROM Account WHERE AccountType = 'Accounts Payable'", "Account"
+        )
+        assert {a["CurrencyRef"]["value"] for a in accounts} == {"USD", "EUR", "CAD"}
+        assert sum(emu.trial_balance().values()) == 0
