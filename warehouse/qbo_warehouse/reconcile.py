@@ -536,6 +536,7 @@ def reconcile(
     step = dt.timedelta(days=settings.window_days)
     store = TokenStore(settings.token_store_path)
     report = Report(start=start, end=end, streams=[])
+    streams = [overridden(stream, settings) for stream in streams]
     compare_all_ids = compare_all_ids or mark_deleted
     for realm in settings.realm_ids:
         qbo = QuickBooks(settings, realm, store)
@@ -555,6 +556,17 @@ def reconcile(
             report.requests += qbo.stats.requests
             qbo.close()
     return report
+
+
+def overridden(stream: Stream, settings: Settings) -> Stream:
+    """The stream as the tap reads it: `entity_overrides` may change its flags."""
+    flags = (getattr(settings, "entity_overrides", None) or {}).get(stream.entity) or {}
+    return dataclasses.replace(
+        stream,
+        cdc=bool(flags.get("cdc", stream.cdc)),
+        include_inactive=bool(flags.get("include_inactive", stream.include_inactive)),
+        tombstones=bool(flags.get("tombstones", stream.tombstones)),
+    )
 
 
 def _reconcile_stream(

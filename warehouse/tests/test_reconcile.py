@@ -14,11 +14,13 @@ from qbo_warehouse.reconcile import (
     RECONCILED,
     ReconcileError,
     load,
+    overridden,
     postgres_dsn,
     reconcile,
     render_text,
     tap_config,
 )
+from qbo_warehouse.streams import by_name
 
 COMPANY = {"seed": 5, "customers": 25, "items": 10, "invoices": 80, "realms": 1}
 DDL = """
@@ -260,3 +262,11 @@ def test_settings_come_from_the_tap_config_env_and_target_settings(tmp_path) -> 
     assert postgres_dsn(None, parts) == "postgresql://loader:p%40ss@db:5432/wh"
     with pytest.raises(ReconcileError, match=r"^dsn: "):
         postgres_dsn(None, {})
+
+
+def test_entity_overrides_change_what_reconcile_asks(config) -> None:
+    flags = {"CustomerType": {"include_inactive": False}, "TimeActivity": {"tombstones": True}}
+    settings = load({**config, "entity_overrides": flags})
+    assert overridden(by_name("customer_types"), settings).include_inactive is False
+    assert overridden(by_name("time_activities"), settings).tombstones is True
+    assert overridden(by_name("customers"), settings) == by_name("customers")
