@@ -3,8 +3,8 @@
 The tap's stream list is the one source. `meltano.yml` must select every stream and name its
 table `qb_<stream>` (checked with Meltano's own select rules and the SDK's own stream maps);
 README.md's table of streams must be the generated one; every `qb_*` table a document, the
-project file or `.env.example` names must be a stream's; and the warehouse, the demo and the
-pipeline tests must cover exactly the tap's streams. No run is needed.
+project file or `.env.example` names must be a stream's; and the warehouse, the demo, the
+pipeline tests and the bench must cover exactly the tap's streams. No run is needed.
 """
 
 from __future__ import annotations
@@ -147,3 +147,10 @@ def test_the_demo_and_the_pipeline_tests_cover_every_stream() -> None:
     assert {s.entity: s.name for s in STREAMS if s.is_entity} == pipeline_conftest.STREAMS
     assert {s.name: s.entity for s in STREAMS if s.is_entity} == _pipeline.STREAMS
     assert {s.name: s.table for s in STREAMS if s.is_entity} == _pipeline.TABLES
+
+
+def test_bench_reads_every_stream_into_its_table() -> None:
+    bench = _load_script(ROOT / "bench" / "run.py", "qbo_bench_run")
+    assert {s.name: s.entity for s in STREAMS if s.is_entity} == bench.STREAM_ENTITY
+    assert {s.entity: s.table for s in STREAMS if s.is_entity} == bench.TABLES
+    assert {s.name: {"__alias__": s.table} for s in STREAMS} == bench.STREAM_MAPS
