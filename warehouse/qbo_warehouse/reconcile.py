@@ -39,7 +39,7 @@ import psycopg
 from psycopg import sql
 from tap_quickbooks import pagination, query, windows
 from tap_quickbooks.auth import TokenStore
-from tap_quickbooks.client import RealmConnection, RequestStats
+from tap_quickbooks.connection import MAX_BATCH_ITEMS, RealmConnection, RequestStats
 from tap_quickbooks.errors import SettingError, TapQuickBooksError
 from tap_quickbooks.settings import load_settings
 
@@ -301,31 +301,13 @@ class QuickBooks:
         """Close the connection."""
         self.conn.close()
 
-    def count(self, stream: Stream, window: windows.Window) -> int:
-        """`COUNT(*)` of the window, with the tap's WHERE clause."""
-        text = query.count_query(
-            stream.entity, window.range, include_inactive=stream.include_inactive
-        )
-        return int(self.conn.count(text, self.stats))
-
-    def inactive_count(self, stream: Stream, rng: query.Range) -> int:
-        """`COUNT(*)` of the range's inactive rows (`Active = false`) of a name list."""
-        text = (
-            f"SELECT COUNT(*) FROM {query.validate_entity(stream.entity)} "  # noqa: S608 - QBO query
-            f"{query.where_clause(rng, include_inactive=False)} AND Active = false"
-        )
-        return int(self.conn.count(text, self.stats))
-
-    def versions(self, stream: Stream) -> dict[str, str]:
-        """`{Id: SyncToken}` of every object of a singleton entity (one per company)."""
-        entity = query.validate_entity(stream.entity)
-        text = f"SELECT * FROM {entity}"  # noqa: S608 - an entity name, validated
-        rows = self.conn.query(text, self.stats).get(stream.entity) or []
-        return {
-            str(row["Id"]): str(row.get("SyncToken"))
-            for row in rows
-            if isinstance(row, dict) and "Id" in row
-        }
+    def ask(self, statements: Sequence[str]) -> list[dict[str, t.Any]]:
+        """Each statement's `QueryResponse`, in order, `MAX_BATCH_ITEMS` to a `/batch` request."""
+        answers: list[dict[str, t.Any]] = []
+        for i in range(0, len(statements), MAX_BATCH_ITEMS):
+            found, _ = self.conn.batch(statements[i : i + MAX_BATCH_ITEMS], self.stats)
+            answers.extend(found)
+        return answers
 
     def window_ids(self, stream: Stream, window: windows.Window, total: int) -> set[str]:
         """Ids in the window, read with the tap's pages (`total` = the window's count)."""
@@ -365,6 +347,41 @@ class QuickBooks:
 
 def _id_order(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (1 << 62, value)
+
+
+def count_statement(stream: Stream, window: windows.Window) -> str:
+    """`COUNT(*)` of the window, with the tap's WHERE clause."""
+    return query.count_query(stream.entity, window.range, include_inactive=stream.include_inactive)
+
+
+def inactive_statement(stream: Stream, rng: query.Range) -> str:
+    """`COUNT(*)` of the range's inactive rows (`Active = false`) of a name list."""
+    return (
+        f"SELECT COUNT(*) FROM {query.validate_entity(stream.entity)} "  # noqa: S608 - QBO query
+        f"{query.where_clause(rng, include_inactive=False)} AND Active = false"
+    )
+
+
+def singleton_statement(stream: Stream) -> str:
+    """Every object of a singleton entity (one per company), whatever its LastUpdatedTime."""
+    return f"SELECT * FROM {query.validate_entity(stream.entity)}"  # noqa: S608 - validated
+
+
+def _total(answer: dict[str, t.Any]) -> int:
+    total = answer.get("totalCount", 0)
+    if not isinstance(total, int) or total < 0:
+        msg = f"QuickBooks answered COUNT(*) with {total!r}"
+        raise TapQuickBooksError(msg)
+    return total
+
+
+def _versions(stream: Stream, answer: dict[str, t.Any]) -> dict[str, str]:
+    rows = answer.get(stream.entity) or []
+    return {
+        str(row["Id"]): str(row.get("SyncToken"))
+        for row in rows
+        if isinstance(row, dict) and "Id" in row
+    }
 
 
 # Postgres side -----------------------------------------------------------------------------
@@ -538,20 +555,34 @@ def reconcile(
     report = Report(start=start, end=end, streams=[])
     streams = [overridden(stream, settings) for stream in streams]
     compare_all_ids = compare_all_ids or mark_deleted
+    streams = [s for s in streams if s.is_entity]
+    rng = query.Range(start, end)
+    # Every count (and each singleton) of a realm, asked together in /batch requests.
+    statements: dict[str, list[str]] = {}
+    for stream in streams:
+        if stream.kind == SINGLETON:
+            statements[stream.name] = [singleton_statement(stream)]
+            continue
+        statements[stream.name] = [count_statement(stream, w) for w in plan]
+        if stream.kind == NAME_LIST and stream.include_inactive:
+            statements[stream.name].append(inactive_statement(stream, rng))
     for realm in settings.realm_ids:
         qbo = QuickBooks(settings, realm, store)
         try:
+            answers = iter(qbo.ask([text for s in streams for text in statements[s.name]]))
             for stream in streams:
-                if not stream.is_entity:
-                    continue
+                mine = [next(answers) for _ in statements[stream.name]]
                 table = Table(conn, schema, stream.table)
-                report.streams.append(
-                    _reconcile_singleton(qbo, table, realm, stream)
-                    if stream.kind == SINGLETON
-                    else _reconcile_stream(
-                        qbo, table, realm, stream, plan, step, compare_all_ids, mark_deleted, now
+                if stream.kind == SINGLETON:
+                    result = _reconcile_singleton(table, realm, stream, _versions(stream, mine[0]))
+                else:
+                    counts = [_total(answer) for answer in mine]
+                    result = _reconcile_stream(
+                        qbo, table, realm, stream, plan, step, counts, compare_all_ids, now
                     )
-                )
+                    if mark_deleted:
+                        _mark_deleted(table, realm, result, now)
+                report.streams.append(result)
         finally:
             report.requests += qbo.stats.requests
             qbo.close()
@@ -576,10 +607,11 @@ def _reconcile_stream(
     stream: Stream,
     plan: Sequence[windows.Window],
     step: dt.timedelta,
+    counts: Sequence[int],
     compare_all_ids: bool,
-    mark_deleted: bool,
     now: dt.datetime,
 ) -> StreamReport:
+    """`counts`: QuickBooks' count of each window, then (name lists) of the inactive rows."""
     buckets = table.buckets(realm, plan[0].start, plan[-1].end, step)
     results: list[WindowResult] = []
     for index, window in enumerate(plan):
@@ -588,22 +620,16 @@ def _reconcile_stream(
             realm_id=realm,
             stream=stream.name,
             window=window,
-            qbo=qbo.count(stream, window),
+            qbo=counts[index],
             postgres=distinct,
             duplicates=rows - distinct,
         )
         if compare_all_ids or result.qbo != result.postgres:
             _compare_ids(qbo, table, stream, result)
         results.append(result)
-    if mark_deleted and table.exists:
-        gone = [i for w in results for i in w.deleted_upstream]
-        marked = set(table.mark_deleted(realm, gone, now))
-        for w in results:
-            w.marked_deleted = [i for i in w.deleted_upstream if i in marked]
     inactive: tuple[int | None, int | None] = (None, None)
-    if stream.kind == NAME_LIST and stream.include_inactive:
-        rng = query.Range(plan[0].start, plan[-1].end)
-        inactive = (qbo.inactive_count(stream, rng), table.inactive(realm, rng.start, rng.end))
+    if len(counts) > len(plan):
+        inactive = (counts[len(plan)], table.inactive(realm, plan[0].start, plan[-1].end))
     return StreamReport(
         realm_id=realm,
         stream=stream.name,
@@ -620,9 +646,21 @@ def _reconcile_stream(
     )
 
 
-def _reconcile_singleton(qbo: QuickBooks, table: Table, realm: str, stream: Stream) -> StreamReport:
+def _mark_deleted(table: Table, realm: str, report: StreamReport, now: dt.datetime) -> None:
+    """Set `_sdc_deleted_at` on the rows QuickBooks no longer has."""
+    if not table.exists:
+        return
+    gone = [i for w in report.windows for i in w.deleted_upstream]
+    marked = set(table.mark_deleted(realm, gone, now))
+    for w in report.windows:
+        w.marked_deleted = [i for i in w.deleted_upstream if i in marked]
+    report.tombstones = table.tombstones(realm)
+
+
+def _reconcile_singleton(
+    table: Table, realm: str, stream: Stream, upstream: Mapping[str, str]
+) -> StreamReport:
     """A singleton is read whole on every run: compare ids and SyncTokens, not windows."""
-    upstream = qbo.versions(stream)
     stored = table.versions(realm)
     duplicates = table.duplicate_keys(realm)
     result = WindowResult(
