@@ -300,10 +300,10 @@ def window_start(index: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_query_at(entity: str, page: int) -> Callable[[int, str], bool]:
-    """Predicate: the query of page `page` (1-based, pages of 20) of `entity`, mid-stream."""
+def page_query_at(entity: str, page: int, size: int = 20) -> Callable[[int, str], bool]:
+    """Predicate: the query of page `page` (1-based, pages of `size`) of `entity`."""
     prefix = f"SELECT * FROM {entity} WHERE "
-    position = f" STARTPOSITION {1 + (page - 1) * 20} MAXRESULTS "
+    position = f" STARTPOSITION {1 + (page - 1) * size} MAXRESULTS "
     return lambda _n, text: text.startswith(prefix) and position in text
 
 
