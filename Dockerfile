@@ -7,17 +7,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1
 
 WORKDIR /project
-COPY requirements-dev.txt ./
-RUN pip install "$(grep '^meltano==' requirements-dev.txt)"
-
+COPY requirements-dev.txt constraints.txt meltano.yml ./
 COPY qbo-emulator ./qbo-emulator
 COPY tap-quickbooks ./tap-quickbooks
 COPY warehouse ./warehouse
 COPY target-postgres-fast ./target-postgres-fast
-COPY meltano.yml ./
-COPY scripts/compile-bytecode ./scripts/
-# Compiled once here: every container of this image would otherwise recompile each plugin's modules.
-RUN pip install ./qbo-emulator ./warehouse && meltano install && scripts/compile-bytecode
+COPY plugins/constraints.txt ./plugins/
+COPY scripts/install-image scripts/compile-bytecode ./scripts/
+# Every install step is in scripts/install-image (tests/test_image.py runs it without Docker).
+RUN scripts/install-image
 
 # State (Meltano's system database) and rotated refresh tokens live on a volume mounted here.
 VOLUME ["/data"]

@@ -31,11 +31,13 @@ help:
 	@echo "make demo-clean  forget the demo's database, tokens and state"
 
 # --- environment ------------------------------------------------------------------------------
-$(VENV)/.installed: requirements-dev.txt $(PACKAGE_FILES)
+# Every pip install is held to the versions CI tested: constraints.txt for .venv and the image,
+# plugins/constraints.txt for the plugin virtualenvs (scripts/freeze_constraints.py writes both).
+$(VENV)/.installed: requirements-dev.txt constraints.txt $(PACKAGE_FILES)
 	@if [ -z "$(PYTHON)" ]; then echo "make: Python 3.11 or newer is required (set PYTHON=...)" >&2; exit 1; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt $(foreach p,$(PACKAGES),-e './$(p)[dev]')
+	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e './$(p)[dev]')
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -43,8 +45,8 @@ venv: $(VENV)/.installed
 # Plugin virtualenvs under .meltano/ (reinstalled only when meltano.yml or the tap changes).
 # .meltano/ is private: Meltano writes each run's plugin config (client secret, refresh token,
 # database URL) into .meltano/run/ with the default umask, and a killed run leaves it there.
-.meltano/.installed: $(VENV)/.installed meltano.yml tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
-	$(MELTANO) install
+.meltano/.installed: $(VENV)/.installed meltano.yml plugins/constraints.txt tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
+	UV_CONSTRAINT=$(abspath plugins/constraints.txt) PIP_CONSTRAINT=$(abspath plugins/constraints.txt) $(MELTANO) install
 	scripts/compile-bytecode
 	@mkdir -p .meltano && chmod 700 .meltano && touch $@
 

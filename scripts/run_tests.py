@@ -5,7 +5,9 @@ Usage: python scripts/run_tests.py [SUITE ...] [-- PYTEST ARGS]
 A suite is a package folder with a `tests/` directory (`qbo-emulator`, `tap-quickbooks`,
 `target-postgres-fast` when present, `warehouse`) or `.` for the pipeline tests at the root. Each
 suite runs from its own folder so its `pyproject.toml` settings apply. The run fails when any suite
-fails, errors, is missing, or collects no test (pytest exit 5). The last line is the total.
+fails, errors, is missing, or collects no test (pytest exit 5). The last line is the total; a suite
+that stops before its tests run (an error at collection, a broken conftest) counts as one failure
+there, and the line names every suite that failed.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main(argv: list[str]) -> int:
         argv, extra = argv[:cut], argv[cut + 1 :]
     total = [0, 0, 0]
     problems: list[str] = []
+    failed_suites: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qbo-tests-") as tmp:
         for name, required in suites(argv):
             folder = (ROOT / name).resolve()
@@ -61,6 +64,8 @@ def main(argv: list[str]) -> int:
             if not (folder / "tests").is_dir():
                 if required:
                     problems.append(f"{label}: no tests/ folder")
+                    failed_suites.append(label)
+                    total[1] += 1
                 continue
             junit = Path(tmp) / f"{label.replace(' ', '_').replace('/', '_')}.xml"
             print(f"\n===== {label} =====", flush=True)
@@ -74,10 +79,19 @@ def main(argv: list[str]) -> int:
                 problems.append(f"{label}: no tests collected")
             elif rc != 0:
                 problems.append(f"{label}: pytest exit {rc}")
+            if rc != 0 and failed == 0:
+                # Stopped before or outside its tests (collection error, conftest, no tests):
+                # the JUnit report holds no failure, so the suite itself is one.
+                total[1] += 1
+            if rc != 0 or failed:
+                failed_suites.append(label)
     print()
     for problem in problems:
         print(f"FAILED suite {problem}")
-    print(f"total: {total[0]} passed, {total[1]} failed, {total[2]} skipped")
+    line = f"total: {total[0]} passed, {total[1]} failed, {total[2]} skipped"
+    if failed_suites:
+        line += f" (failed: {', '.join(failed_suites)})"
+    print(line)
     return 1 if problems or total[1] else 0
 
 

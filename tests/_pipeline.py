@@ -300,11 +300,21 @@ def window_start(index: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_query_at(entity: str, page: int, size: int = 20) -> Callable[[int, str], bool]:
-    """Predicate: the query of page `page` (1-based, pages of `size`) of `entity`."""
+def page_query_at(entity: str, page: int) -> Callable[[int, str], bool]:
+    """Predicate: the `page`-th page of `entity` read by a query (mid-stream, whatever windows).
+
+    Pages read in the planning /batch request do not count: only `/query` requests.
+    """
     prefix = f"SELECT * FROM {entity} WHERE "
-    position = f" STARTPOSITION {1 + (page - 1) * size} MAXRESULTS "
-    return lambda _n, text: text.startswith(prefix) and position in text
+    seen = [0]
+
+    def at(_n: int, text: str) -> bool:
+        if not text.startswith(prefix):
+            return False
+        seen[0] += 1
+        return seen[0] == page
+
+    return at
 
 
 def count_query_at(entity: str, index: int) -> Callable[[int, str], bool]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-from conftest import COMPANY, ENTITY_STREAMS, TABLES, mismatches, rows
+import pytest
+from conftest import COMPANY, ENTITY_STREAMS, STATE_ID, TABLES, mismatches, rows
 from qbo_emulator.testing import EmulatorServer
 from test_reconcile import reconcile
 
@@ -123,3 +126,80 @@ def test_gap_beyond_cdc_warns_and_reconcile_marks_the_deletes(make_project: Any)
         assert sorted(i for i, r in invoices.items() if r["_sdc_deleted_at"] is not None) == victims
         assert mismatches(project.dsn, emu.truth()) == {table: {} for table in TABLES.values()}
         assert reconcile(project, *INVOICES)[0] == 0
+
+
+# How a company answers a CDC changedSince older than 30 days: a 400 fault, or silently.
+CDC_MODES: dict[str, dict[str, Any]] = {
+    "strict": {"cdc_reject_older_days": 30},
+    "silent": {"cdc_horizon_days": 30},
+}
+RECONCILE_HINT = "reconcile --mark-deleted"
+
+
+def _set_deletes_checked_at(project: Any, value: str | None) -> None:
+    """Rewrite the saved state as a killed first backfill (None) or a paused pipeline leaves it."""
+    state = project.state()
+    for partition in state["singer_state"]["bookmarks"]["invoices"]["partitions"]:
+        if value is None:
+            partition.pop("deletes_checked_at", None)
+        else:
+            partition["deletes_checked_at"] = value
+    project.meltano("--environment=demo", "state", "set", "--force", STATE_ID, json.dumps(state))
+
+
+@pytest.mark.parametrize("mode", sorted(CDC_MODES))
+def test_resumed_backfill_and_paused_pipeline_never_fail_on_cdc(
+    make_project: Any, mode: str
+) -> None:
+    with EmulatorServer(**COMPANY, **CDC_MODES[mode]) as emu:
+        project = make_project(emu)
+        project.run()
+        realm = emu.realm_ids[0]
+        victims = sorted(emu.truth()[realm]["Invoice"], key=int)[3:5]
+
+        # A first backfill killed before its CDC step: the state holds a bookmark (the newest
+        # change it loaded, months ago) and no deletes_checked_at.
+        _set_deletes_checked_at(project, None)
+        emu.mutate(realm, "Invoice", "delete", victims[0])
+        resumed = project.run()  # exits 0 (fails the test otherwise)
+        output = resumed.stdout + resumed.stderr
+        assert output.count(RECONCILE_HINT) == 1, output[-3000:]
+        assert "older than fixed days" not in output
+        invoices = _by_id(project.dsn, "qb_invoices")
+        assert invoices[victims[0]]["_sdc_deleted_at"] is not None
+        assert "deletes_checked_at" in json.dumps(project.state())
+
+        # A pipeline paused for five weeks.
+        paused = dt.datetime.now(dt.UTC) - dt.timedelta(days=35)
+        _set_deletes_checked_at(project, paused.replace(microsecond=0).isoformat())
+        emu.mutate(realm, "Invoice", "delete", victims[1])
+        again = project.run()
+        output = again.stdout + again.stderr
+        assert output.count(RECONCILE_HINT) == 1, output[-3000:]
+        invoices = _by_id(project.dsn, "qb_invoices")
+        assert all(invoices[v]["_sdc_deleted_at"] is not None for v in victims)
+        assert mismatches(project.dsn, emu.truth()) == {table: {} for table in TABLES.values()}
+
+
+def test_a_cdc_fault_skips_deletes_and_the_run_exits_0(make_project: Any) -> None:
+    # QuickBooks' clock 40 days ahead of this machine's: even the clamped start is refused.
+    with EmulatorServer(**COMPANY, cdc_reject_older_days=30) as emu:
+        project = make_project(emu)
+        project.run()
+        before = project.state()
+        emu.advance_clock(days=40)
+        realm = emu.realm_ids[0]
+        emu.mutate(realm, "Invoice", "delete", sorted(emu.truth()[realm]["Invoice"], key=int)[4])
+
+        second = project.run()
+        output = second.stdout + second.stderr
+        assert "were not checked this run" in output
+        assert "older than fixed days is not supported" in output
+        after = project.state()
+        checked = [
+            p.get("deletes_checked_at")
+            for s in (before, after)
+            for p in s["singer_state"]["bookmarks"]["invoices"]["partitions"]
+        ]
+        assert checked[0] == checked[1]  # deletes stay unchecked from the same point
+        assert not [r for r in rows(project.dsn, "qb_invoices") if r["_sdc_deleted_at"]]

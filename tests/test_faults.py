@@ -33,7 +33,10 @@ from _pipeline import (
     database,
     page_query_at,
     wait_for,
+    window_start,
 )
+from qbo_emulator.bodies import HTML, nginx
+from qbo_emulator.server import Response
 from qbo_emulator.testing import EmulatorServer
 
 if t.TYPE_CHECKING:
@@ -135,21 +138,27 @@ def test_401_mid_run_and_strict_refresh_token_rotation(pipe: Pipeline) -> None:
 def test_circuit_breaker_names_the_window_and_the_rerun_resumes_there(pipe: Pipeline) -> None:
     _fresh(pipe)
     emulator = pipe.emu.emulator
-    # Pages of 4 rows: the invoices (one window) are 30 pages, verified every 25, so a
-    # bookmark is saved before the outage that starts at page 27.
-    outage_at = page_query_at("Invoice", 27, size=4)
+    broken = window_start(3)
+    # An outage of the invoice windows from the fourth on: every request for them fails, whenever
+    # it comes. (It used to start at the first request of the fourth window that arrived after
+    # the first window's first page; requests of several windows are in flight at once, so on a
+    # busy machine all of the fourth window's requests could arrive before that page, the outage
+    # never started, and the run exited 0.)
+    invoice_query = "FROM Invoice WHERE MetaData.LastUpdatedTime >= '"
+    served = emulator.api
 
-    def outage(n: int, text: str) -> None:
-        if outage_at(n, text):
-            emulator.configure(fault_rate={"503": 1.0})
+    async def outage(req: t.Any) -> t.Any:
+        text = req.param("query") or ""
+        if invoice_query in text and text.split("'")[1] >= broken:
+            return Response(503, nginx(503), HTML)
+        return await served(req)
 
-    pipe.probe.hooks.append(outage)
-    env = {
-        "TAP_QUICKBOOKS_MAX_RETRIES": "1",
-        "TAP_QUICKBOOKS_MAX_WINDOW_FAILURES": "2",
-        "TAP_QUICKBOOKS_PAGE_SIZE": "4",
-    }
-    failed = pipe.run(suffix="breaker", env=env)
+    emulator.api = outage  # type: ignore[method-assign]
+    env = {"TAP_QUICKBOOKS_MAX_RETRIES": "1", "TAP_QUICKBOOKS_MAX_WINDOW_FAILURES": "2"}
+    try:
+        failed = pipe.run(suffix="breaker", env=env)
+    finally:
+        emulator.api = served  # type: ignore[method-assign]
     assert failed.rc != 0
     match = re.search(
         r"invoices, realm \d+: window \[(\S+), (\S+)\) failed 2 times in a row "
@@ -158,13 +167,14 @@ def test_circuit_breaker_names_the_window_and_the_rerun_resumes_there(pipe: Pipe
     )
     assert match, failed.tail()
     resume_from = match.group(3)
+    # The rerun resumes from the last verified bookmark, at or before the broken window.
+    assert resume_from[:10] <= broken[:10], (resume_from, broken)
     state, loaded = pipe.state("breaker"), pipe.rows()
     mark = bookmarks(state).get(("invoices", pipe.realm))
     # The rerun resumes from the last verified bookmark (none yet: from start_date).
     first = (mark or START_DATE).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert first <= resume_from.replace("+00:00", "Z"), (first, resume_from)
 
-    pipe.emu.configure(fault_rate={})
     pipe.probe.reset()
     rerun = pipe.run(suffix="breaker", env=env)
     assert rerun.rc == 0, rerun.tail()

@@ -139,3 +139,24 @@ def unsupported_operation(path: str, now: float) -> bytes:
         f"https://c50.qbo.intuit.com/qbo50{path} is not supported.",
         now,
     )
+
+
+def cdc_too_old(since_text: str, now: float) -> bytes:
+    """The 400 some companies answer to a CDC `changedSince` older than CDC's 30 days.
+
+    The message is the one users report (its code and detail are not recorded; see the
+    protocol reference, section 8).
+    """
+    message = (
+        f"Operation cdc with changedSince date {since_text} which is older than fixed days "
+        "is not supported."
+    )
+    return fault("10000", message, message, now)
+
+
+_MEMO = b'"CustomerMemo":{"value":"'
+
+
+def with_nul_in_memo(inner: bytes) -> bytes:
+    """A query answer whose invoices' CustomerMemo values start with a NUL (`\\u0000`)."""
+    return inner.replace(_MEMO, _MEMO + b"\\u0000")

@@ -89,6 +89,17 @@ def _build_parser() -> argparse.ArgumentParser:
         type=float,
         help="CDC reports only changes of the last N days (0 = all)",
     )
+    serve.add_argument(
+        "--cdc-reject-older-days",
+        type=float,
+        help="CDC answers a changedSince older than N days with a 400 fault (0 = never)",
+    )
+    serve.add_argument(
+        "--nul-in-memo",
+        type=int,
+        choices=(0, 1),
+        help="1: every invoice's CustomerMemo carries a NUL character",
+    )
 
     truth = sub.add_parser("truth", help="print the ids/SyncTokens the company starts with")
     company(truth)
@@ -117,6 +128,8 @@ SWITCHES = (
     "cdc_horizon_days",
     "batch_rate_limit",
     "cdc_unsupported",
+    "cdc_reject_older_days",
+    "nul_in_memo",
 )
 
 

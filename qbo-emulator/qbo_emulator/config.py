@@ -46,6 +46,11 @@ class Config:
     # /cdc asked for an entity CDC does not serve (TaxAgency, TaxCode, TaxRate, TimeActivity,
     # CompanyInfo, Preferences): "fault" answers 400, "ignore" answers an empty group for it.
     cdc_unsupported: str = "fault"
+    # > 0: /cdc answers a changedSince older than N days with a 400 fault, as some companies do
+    # ("... older than fixed days is not supported"); 0: it answers (see cdc_horizon_days).
+    cdc_reject_older_days: float = 0.0
+    # 1: every invoice's CustomerMemo in a query answer carries a NUL character (JSON \u0000).
+    nul_in_memo: int = 0
 
     def update(self, **switches: Any) -> None:
         """Validate and apply switches; nothing changes when one is bad."""
@@ -82,11 +87,19 @@ class Config:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
-        for name in ("latency_ms", "latency_per_row_ms", "slow_seconds", "cdc_horizon_days"):
+        for name in (
+            "latency_ms",
+            "latency_per_row_ms",
+            "slow_seconds",
+            "cdc_horizon_days",
+            "cdc_reject_older_days",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         if self.retry_after is not None and self.retry_after < 0:
             raise ConfigError("retry_after must be >= 0")
+        if self.nul_in_memo not in (0, 1):
+            raise ConfigError("nul_in_memo must be 0 or 1")
         if not self.batch_max_items >= 1:
             raise ConfigError("batch_max_items must be >= 1")
         if not self.cdc_max_objects >= 1:
@@ -152,6 +165,8 @@ def _coerce(name: str, value: Any) -> Any:
         "latency_per_row_ms": float,
         "slow_seconds": float,
         "cdc_horizon_days": float,
+        "cdc_reject_older_days": float,
+        "nul_in_memo": int,
     }
     if name == "retry_after":
         if value is None or value == "":

@@ -290,6 +290,8 @@ class Company:
         self.links: dict[tuple[str, int], list[tuple[str, int, int]]] = {}
         self._choices: dict[str, list[int]] = {}
         self._kids: dict[int, list[int]] | None = None
+        #: customers or vendors (row refs) of the documents a mutation touched
+        self._parties: set[int] = set()
         #: values derived once from the generated company (lists of ids the documents use)
         self.memo: dict[str, list[int]] = {}
         self._balances: dict[str, dict[int, int]] | None = None
@@ -993,6 +995,7 @@ class Company:
             if spec.kind == "singleton":
                 raise ValueError(f"{entity} is a singleton; only update applies")
             new = self._create(entity, stamp)
+            self._parties.add(self.tables[entity].rows[new].ref)
             self._after_change(entity, new, stamp)
             return new
         if iid is None:
@@ -1000,6 +1003,7 @@ class Company:
         row = table.rows.get(iid)
         if row is None:
             raise KeyError(f"{entity} {iid} does not exist")
+        self._parties.add(row.ref)
         if op == "delete" and spec.deletable:
             self._detach(entity, row, stamp)
             table.remove(row)
@@ -1029,6 +1033,7 @@ class Company:
         row.sync += 1
         table.move(row, max(stamp, row.lut))
         table.cache.pop(iid, None)
+        self._parties.add(row.ref)
 
     def _after_rename(self, entity: str, iid: int) -> None:
         """A name-list row was deactivated: documents showing its name render again."""
@@ -1049,11 +1054,20 @@ class Company:
                 table.cache.clear()
 
     def _after_change(self, entity: str, iid: int, stamp: int) -> None:
-        """Balances follow every change of a document; rows showing balances render again."""
-        if self.specs[entity].kind == "transaction":
-            self.invalidate()
-            for name in ("Account", "Customer", "Vendor"):
-                self.tables[name].cache.clear()
+        """Balances follow every change of a document; rows showing balances render again:
+        the accounts, and the customers or vendors of the documents involved."""
+        parties, self._parties = self._parties, set()
+        if self.specs[entity].kind != "transaction":
+            return
+        self.invalidate()
+        self.tables["Account"].cache.clear()
+        customers = self.tables["Customer"]
+        for party in parties:
+            self.tables["Vendor"].cache.pop(party, None)
+            customers.cache.pop(party, None)
+            parent = customers.rows.get(party)
+            if parent is not None and parent.ref:  # BalanceWithJobs of the parent
+                customers.cache.pop(parent.ref, None)
 
     def _detach(self, entity: str, row: Row, stamp: int) -> None:
         """Unlink a document being deleted from the documents it applies to or that apply to it."""

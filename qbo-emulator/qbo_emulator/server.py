@@ -485,6 +485,8 @@ class Emulator:
             inner, rows = self.run_query(realm, text or "")
         except QueryError as exc:
             return self._fault_response(exc)
+        if self.config.nul_in_memo:
+            inner = bodies.with_nul_in_memo(inner)
         body = b'{"QueryResponse":%s,"time":"%s"}' % (
             inner,
             pacific_millis(self.clock.now()).encode(),
@@ -648,6 +650,9 @@ class Emulator:
                 bodies.fault("2010", "Request has invalid or unsupported property", bad or "", now),
                 bodies.JSON_FAULT,
             )
+        reject = self.config.cdc_reject_older_days
+        if reject and since < now - reject * 86400:
+            return Response(400, bodies.cdc_too_old(since_text or "", now), bodies.JSON_FAULT)
         company = self.companies[realm]
         budget = self.config.cdc_max_objects
         if self.config.cdc_horizon_days:

@@ -20,17 +20,9 @@ CLIENT = ("qbo-emulator-client", "qbo-emulator-secret")
 
 
 def _fixtures_dir() -> Path:
+    """The real response bodies in `tests/fixtures/` (QBO_FIXTURES_DIR overrides it)."""
     override = os.environ.get("QBO_FIXTURES_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "qbo" / "fixtures"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError(
-        "the shared QBO fixtures folder (shared/qbo/fixtures) was not found; set QBO_FIXTURES_DIR"
-    )
+    return Path(override) if override else Path(__file__).resolve().parent / "fixtures"
 
 
 FIXTURES = _fixtures_dir()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+import requests
 from conftest import Api, fixture_json, keys_shape
 
 from qbo_emulator.testing import EmulatorServer
@@ -156,3 +158,40 @@ def test_cdc_horizon_cuts_off_older_changes() -> None:
         groups = body.json()["CDCResponse"][0]["QueryResponse"]
         assert groups[0] == {}  # seeded invoices are older than 30 days
         assert [c["Id"] for c in groups[1]["Customer"]] == [changed]
+
+
+def test_cdc_reject_older_days_answers_an_old_start_with_a_400_fault() -> None:
+    with EmulatorServer(seed=2, customers=5, items=5, invoices=20) as emu:
+        api = Api(emu)
+        old = "2021-01-01T00:00:00Z"
+        assert api.get("cdc", entities="Invoice", changedSince=old).status_code == 200
+        # The admin endpoint, like every switch.
+        resp = requests.post(
+            f"{emu.base_url}/__emulator__/config", json={"cdc_reject_older_days": 30}, timeout=10
+        )
+        assert resp.json()["cdc_reject_older_days"] == 30
+        resp = api.get("cdc", entities="Invoice", changedSince=old)
+        assert resp.status_code == 400
+        error = resp.json()["Fault"]["Error"][0]
+        assert error["Message"] == (
+            f"Operation cdc with changedSince date {old} which is older than fixed days "
+            "is not supported."
+        )
+        assert resp.json()["Fault"]["type"] == "ValidationFault"
+        recent = api.get("cdc", entities="Invoice", changedSince=utc_days_ago(29))
+        assert recent.status_code == 200
+
+
+def test_nul_in_memo_puts_a_nul_in_every_invoice_memo() -> None:
+    with EmulatorServer(seed=2, customers=5, items=5, invoices=20, nul_in_memo=1) as emu:
+        api = Api(emu)
+        rows = api.rows("SELECT * FROM Invoice", "Invoice")
+        assert rows and all(r["CustomerMemo"]["value"].startswith("\x00") for r in rows)
+        emu.configure(nul_in_memo=0)
+        rows = api.rows("SELECT * FROM Invoice", "Invoice")
+        assert not any("\x00" in r["CustomerMemo"]["value"] for r in rows)
+
+
+def utc_days_ago(days: int) -> str:
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -30,6 +30,10 @@ def test_serve_prints_ready_and_exits_zero_on_sigterm() -> None:
             "never",
             "--fault-at",
             "503=1",
+            "--cdc-reject-older-days",
+            "30",
+            "--nul-in-memo",
+            "1",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -44,6 +48,7 @@ def test_serve_prints_ready_and_exits_zero_on_sigterm() -> None:
         assert len(tokens) == 2
         cfg = requests.get(f"{base}/__emulator__/config", timeout=10).json()
         assert cfg["rotation"] == "never" and cfg["fault_at"] == {"503": [1]}
+        assert cfg["cdc_reject_older_days"] == 30 and cfg["nul_in_memo"] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

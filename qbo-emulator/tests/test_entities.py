@@ -325,8 +325,10 @@ EXTRA_KEYS = {
 
 def real_records() -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(HERE.glob("*.json")):
-        entity = FIXTURE_ENTITY[path.name.split("__")[0]]
+    for path in sorted(HERE.glob("*__airbyte__*.json")):  # entity records, not API bodies
+        entity = FIXTURE_ENTITY.get(path.name.split("__")[0])
+        if entity is None:  # Invoice, Customer and Item: test_data.py
+            continue
         out.setdefault(entity, []).append(json.loads(path.read_text(encoding="utf-8")))
     return out
 

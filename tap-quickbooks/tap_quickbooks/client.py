@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 CHUNK_PAGES = realm_plan.CHUNK_PAGES  # pages between two verifying counts (and commits)
+PREFETCH_DEPTH = 3  # pipelines of the next streams prepared ahead (see _prefetch_next)
 MAX_CHURN_RESTARTS = 5  # restarts of a window in a row without the bookmark moving
 KINDS = ("name_list", "transaction", "singleton")
 
@@ -316,8 +317,15 @@ class QuickBooksStream(InternalsStream):
             counted[plan[0]] = route.count
         return plan, counted
 
-    def _prefetch_next(self, context: Context) -> pipeline.WindowPipeline[t.Any] | None:
-        """Prepare the pipeline of the stream and realm the SDK syncs after this one."""
+    def _prefetch_next(
+        self, context: Context, depth: int = PREFETCH_DEPTH
+    ) -> pipeline.WindowPipeline[t.Any] | None:
+        """Prepare the pipeline of the next stream that reads windows, and of `depth` - 1 more.
+
+        Each is the successor of the one before: a pipeline gives its successor the slots
+        it leaves free, so the short streams of a backfill overlap instead of each waiting
+        for its own verifying count (at most `depth` pipelines buffer pages ahead).
+        """
         order = self._selected_in_order()
         here = [i for i, (s, c) in enumerate(order) if s is self and c == dict(context)]
         if not here:
@@ -338,12 +346,18 @@ class QuickBooksStream(InternalsStream):
         plan, counted = stream._windows_of(route, bookmark)
         if not plan:
             return None
-        stats = RequestStats()
-        run = stream._pipeline(conn, plan, stats, bookmark, counted)
-        old = conn.prefetched.pop(stream.name, None)
-        if old is not None:
-            old[0].close()
-        conn.prefetched[stream.name] = (run, stats)
+        existing = conn.prefetched.get(stream.name)
+        if existing is not None and (existing[0].plan, existing[0].committed) == (plan, bookmark):
+            run = existing[0]
+        else:
+            stats = RequestStats()
+            run = stream._pipeline(conn, plan, stats, bookmark, counted)
+            old = conn.prefetched.pop(stream.name, None)
+            if old is not None:
+                old[0].close()
+            conn.prefetched[stream.name] = (run, stats)
+        if depth > 1 and run.successor is None:
+            run.successor = stream._prefetch_next(partition, depth - 1)
         return run
 
     @override
@@ -388,7 +402,10 @@ class QuickBooksStream(InternalsStream):
             totals.rows = len(route.rows)
             rows, route.rows = route.rows, []
             yield from rows
-            value = _last_updated(rows) if self.kind != "singleton" else None
+            # Every change up to the plan's answer is emitted: the newest row is the bookmark
+            # (CDC does not promise an order).
+            stamps = [r["last_updated_time"] for r in rows if r["last_updated_time"]]
+            value = max(stamps) if stamps and self.kind != "singleton" else None
             if value is not None and (bookmark is None or value > bookmark.isoformat()):
                 self._commit(context, value)
         else:

@@ -238,6 +238,16 @@ class RealmPlan:
             future.result()
         self._read_small()
         self._count_windows()
+        modes = [route.mode for route in self.routes.values()]
+        logger.info(
+            "Plan realm=%s streams=%d cdc=%d read_by_plan=%d windows=%d requests=%d",
+            self.conn.realm_id,
+            len(modes),
+            len(cdc_rows),
+            modes.count("rows"),
+            modes.count("windows"),
+            self.stats.requests,
+        )
 
     # -- small streams of a backfill -------------------------------------------------------
 
@@ -281,8 +291,8 @@ class RealmPlan:
             )
             for (route, text), answer in zip(group, answers, strict=True):
                 objects = answer.get(route.entity) or []
-                if len(objects) >= page:
-                    continue  # grew meanwhile: read by windows
+                if len(objects) > (route.count or 0):
+                    continue  # (rows only leave a window that ends before the run started)
                 source = envelope.Source(
                     realm_id=self.conn.realm_id,
                     window_start=route.start.isoformat(),
@@ -301,9 +311,7 @@ class RealmPlan:
         for future in futures:
             try:
                 future.result()
-            except AuthError:
-                raise
-            except TapQuickBooksError as exc:  # those streams read their page themselves
+            except RetriesExhaustedError as exc:  # those streams read their page themselves
                 logger.warning(
                     "Reading small streams of realm %s failed (%s)", self.conn.realm_id, exc
                 )
@@ -323,7 +331,7 @@ class RealmPlan:
         for route in self.routes.values():
             if route.mode != "windows" or route.count is None or route.count <= page:
                 continue
-            if route.count <= MAX_WINDOW_PAGES * page:
+            if route.count <= MAX_WINDOW_PAGES * page and self.settings.merge_windows:
                 route.windows = [(windows.Window(route.start, route.end), route.count)]
                 continue
             for window in windows.plan_windows(route.start, route.end, self.settings.window_days):
@@ -347,9 +355,7 @@ class RealmPlan:
         try:
             for future in futures:
                 future.result()
-        except AuthError:
-            raise
-        except TapQuickBooksError as exc:
+        except RetriesExhaustedError as exc:
             logger.warning(
                 "Counting windows for realm %s failed (%s); each stream counts its own",
                 self.conn.realm_id,
@@ -364,7 +370,8 @@ class RealmPlan:
                 if n == 0:
                     continue
                 total = sum(c for _, c in group) + n
-                if group and -(-total // page) > MAX_WINDOW_PAGES:
+                limit = MAX_WINDOW_PAGES if self.settings.merge_windows else 0
+                if group and -(-total // page) > limit:
                     merged.append(_merge(group))
                     group = []
                 group.append((window, n))
@@ -381,12 +388,10 @@ class RealmPlan:
                 self.stats,
                 [None if what == "count" else stream.entity for stream, what, _ in group],
             )
-        except AuthError:
-            raise
-        except TapQuickBooksError as exc:
-            if isinstance(exc, RetriesExhaustedError):
-                self.failure = exc
-            # Each stream then reads on its own (and fails there, with its own message).
+        except RetriesExhaustedError as exc:
+            # A statement QuickBooks refuses is final (QueryFaultError, raised); after failed
+            # retries each stream reads on its own (and fails there, with its own message).
+            self.failure = exc
             logger.warning(
                 "Planning batch for realm %s failed (%s); each stream is read on its own",
                 self.conn.realm_id,

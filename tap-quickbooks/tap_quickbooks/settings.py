@@ -5,6 +5,7 @@ Each problem raises :class:`SettingError` naming the setting, before any request
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -46,6 +47,10 @@ class Spec:
 MAX_CONCURRENT = 10  # Intuit: at most 10 concurrent requests per app and realm
 ENTITY_OVERRIDE_FLAGS = ("cdc", "include_inactive", "tombstones")
 
+# Intuit stopped serving minor versions 1-74 on 2025-08-01: it answers them as 75 (its
+# "Minor versions of our API" page and developer blog, 2025-01-21).
+MIN_MINOR_VERSION = 75
+AUTO_WINDOW_DAYS = 365  # the windows a large stream is counted in when window_days is unset
 SPECS: tuple[Spec, ...] = (
     Spec(
         "client_id",
@@ -99,11 +104,10 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "window_days",
         "integer",
-        "Width in days of the windows a backfill counts a stream of more than 100 pages in "
-        "(30 counts to a /batch request); adjacent windows are merged up to 100 pages, and a "
-        "smaller stream is one window. Each window costs its pages and a verifying count "
-        "every 25 pages.",
-        default=365,
+        "Width in days of the extraction windows (their first counts go 30 to a /batch "
+        "request; each window costs its pages and a verifying count every 25 pages). Unset: "
+        "automatic - a stream of up to 100 pages is one window, a larger one is counted in "
+        "365-day windows merged up to 100 pages (fewest requests).",
         minimum=1,
         maximum=3660,
     ),
@@ -118,9 +122,9 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "minor_version",
         "integer",
-        "QBO API minorversion sent with every request.",
+        "QBO API minorversion sent with every request (Intuit retired 1-74 on 2025-08-01).",
         default=75,
-        minimum=1,
+        minimum=MIN_MINOR_VERSION,
         maximum=999,
     ),
     Spec(
@@ -220,6 +224,7 @@ class Settings:
     include_deletes: bool
     max_window_failures: int
     use_cdc: bool = True
+    merge_windows: bool = False  # window_days unset: as few windows as the counts allow
     entity_overrides: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -272,6 +277,18 @@ def _int(config: Mapping[str, t.Any], name: str) -> int:
     if not isinstance(value, int) or not lo <= value <= hi:
         raise SettingError(name, f"must be an integer from {lo} to {hi}, got {value!r}")
     return value
+
+
+def _minor_version(config: Mapping[str, t.Any]) -> int:
+    raw = config.get("minor_version")
+    with contextlib.suppress(TypeError, ValueError):
+        if raw is not None and not isinstance(raw, bool) and int(raw) < MIN_MINOR_VERSION:
+            raise SettingError(
+                "minor_version",
+                f"must be {MIN_MINOR_VERSION} or more, got {int(raw)}: Intuit retired minor "
+                f"versions 1-74 on 2025-08-01 and answers them as {MIN_MINOR_VERSION}",
+            )
+    return _int(config, "minor_version")
 
 
 def _url(name: str, value: t.Any) -> str:
@@ -392,6 +409,7 @@ def load_settings(
     if not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n"):
         raise SettingError("user_agent", "must be a single-line string")
 
+    windows_set = config.get("window_days") not in (None, "")
     return Settings(
         client_id=client_id,
         client_secret=client_secret,
@@ -401,9 +419,10 @@ def load_settings(
         auth_url=auth_url,
         start_date=start_date,
         end_date=end_date,
-        window_days=_int(config, "window_days"),
+        window_days=_int(config, "window_days") if windows_set else AUTO_WINDOW_DAYS,
+        merge_windows=not windows_set,
         page_size=_int(config, "page_size"),
-        minor_version=_int(config, "minor_version"),
+        minor_version=_minor_version(config),
         token_store_path=token_store_path,
         max_requests_per_minute=_int(config, "max_requests_per_minute"),
         max_concurrent_requests=_int(config, "max_concurrent_requests"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
+import re
 import typing as t
 from dataclasses import dataclass, field
 
@@ -20,6 +22,40 @@ if t.TYPE_CHECKING:
 CLIENT_ID = "qbo-emulator-client"
 CLIENT_SECRET = "qbo-emulator-secret"
 FIRST_REFRESH = "qbo-emulator-refresh"
+
+
+# The emulator's client secret, its initial refresh tokens, and the shapes of the refresh and
+# access tokens it issues (`RT1-<realm>-H0-...`, a JWE header): none may ever reach a log line.
+SECRET = re.compile(
+    r"qbo-emulator-secret|qbo-emulator-refresh|RT1-\w{3}-H0-\d|"
+    r"eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0\.\."
+)
+
+
+class _EveryLogLine(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(logging.Formatter().format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_log_output():
+    """Every test: no log line of the tap (or anything it runs), down to DEBUG, holds a secret."""
+    handler = _EveryLogLine()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.setLevel(level)
+        root.removeHandler(handler)
+    leaked = [line for line in handler.lines if SECRET.search(line)]
+    assert not leaked, f"a secret in the log output: {leaked[0][:300]}"
 
 
 @pytest.fixture(autouse=True)

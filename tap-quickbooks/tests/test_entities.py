@@ -15,7 +15,7 @@ import typing as t
 import pytest
 from qbo_emulator.testing import EmulatorServer
 
-from tap_quickbooks import connection, realm_plan, windows
+from tap_quickbooks import connection, realm_plan, settings, windows
 from tap_quickbooks.client import CHUNK_PAGES
 from tap_quickbooks.streams import STREAM_TYPES
 from tests.conftest import run_tap, tap_config
@@ -72,7 +72,7 @@ def expected_backfill(emu: EmulatorServer, config: dict[str, t.Any]) -> tuple[in
             if total:
                 window(total)
             continue
-        plan = windows.plan_windows(start, end, config["window_days"])
+        plan = windows.plan_windows(start, end, settings.AUTO_WINDOW_DAYS)
         to_count += len(plan)
         group = 0
         for w in plan:
@@ -137,7 +137,7 @@ def test_backfill_spends_one_request_per_page_plus_planning(tmp_path, page_size)
     # page_size 1: invoices need more pages than a window holds (windows counted in /batch).
     with EmulatorServer(seed=22, customers=40, items=15, invoices=130, rate_limit=0) as emu:
         config = tap_config(
-            emu, tmp_path, page_size=page_size, window_days=365, max_requests_per_minute=100_000
+            emu, tmp_path, page_size=page_size, window_days=None, max_requests_per_minute=100_000
         )
         want, pages = expected_backfill(emu, config)
         emu.reset_stats()
@@ -207,18 +207,21 @@ def test_incremental_run_costs_one_cdc_and_one_batch_request(tmp_path):
         assert len(third.records["preferences"]) == 1
 
 
-def test_a_cdc_answer_at_the_cap_is_split_by_entities(tmp_path, monkeypatch):
-    cap = 40
+@pytest.mark.parametrize("cap", [1000, 40])
+def test_a_cdc_answer_at_the_cap_is_split_by_entities(tmp_path, monkeypatch, cap):
+    # Intuit's cap (1,000 objects), and a small one (the emulator's and the tap's alike).
     monkeypatch.setattr(connection, "CDC_MAX_OBJECTS", cap)
-    with EmulatorServer(seed=24, customers=40, items=15, invoices=130) as emu:
+    size = max(40, cap * 3 // 4)
+    with EmulatorServer(seed=24, customers=size, items=15, invoices=size) as emu:
         realm = emu.realm_ids[0]
         emu.configure(cdc_max_objects=cap)
         config = _live(emu, tmp_path)
         first = run_tap(config)
         truth = emu.truth()[realm]
         emu.advance_clock(seconds=-5)  # changes a few seconds before the next run starts
-        changed = {"Invoice": sorted(truth["Invoice"], key=int)[:30]}
-        changed["Customer"] = sorted(truth["Customer"], key=int)[:30]
+        half = cap * 3 // 4  # each entity under the cap, both together over it
+        changed = {"Invoice": sorted(truth["Invoice"], key=int)[:half]}
+        changed["Customer"] = sorted(truth["Customer"], key=int)[:half]
         for entity, ids in changed.items():
             for rid in ids:
                 emu.mutate(realm, entity, "update", rid)
@@ -227,7 +230,7 @@ def test_a_cdc_answer_at_the_cap_is_split_by_entities(tmp_path, monkeypatch):
         cdc = [r for r in api_requests(emu) if r["endpoint"] == "cdc"]
         # One request for the 27 entities CDC serves, halved while an answer holds `cap`.
         assert len(cdc[0]["entities"]) == 27
-        changes = {"Invoice": 30, "Customer": 30}
+        changes = {"Invoice": half, "Customer": half}
         expected: list[list[str]] = []
 
         def ask(entities: list[str]) -> None:

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tap_quickbooks.errors import SettingError
+from tap_quickbooks.settings import load_settings
 from tap_quickbooks.tap import TapQuickBooks
 
 SECRET = "very-secret-client-secret"
@@ -97,7 +98,11 @@ def test_environment_picks_intuit_urls(tmp_path):
 
 @pytest.mark.parametrize(
     ("overrides", "setting"),
-    [({"page_size": 5000}, "page_size"), ({"realm_id": "12 34"}, "realm_id")],
+    [
+        ({"page_size": 5000}, "page_size"),
+        ({"realm_id": "12 34"}, "realm_id"),
+        ({"minor_version": 74}, "minor_version"),
+    ],
 )
 def test_cli_prints_one_line_and_exits_non_zero(tmp_path, overrides, setting):
     path = tmp_path / "config.json"
@@ -140,3 +145,13 @@ def test_a_non_numeric_environment_variable_is_a_one_line_setting_error(tmp_path
     ], proc.stderr
     assert "Traceback" not in proc.stderr
     assert SECRET not in proc.stderr
+
+
+@pytest.mark.parametrize("value", [1, 65, 74, "70"])
+def test_minor_version_below_75_is_rejected_naming_the_setting(tmp_path, value):
+    with pytest.raises(SettingError) as caught:
+        load_settings(good_config(tmp_path, minor_version=value))
+    message = str(caught.value)
+    assert message.startswith("setting 'minor_version': must be 75 or more")
+    assert "\n" not in message
+    assert load_settings(good_config(tmp_path, minor_version=75)).minor_version == 75

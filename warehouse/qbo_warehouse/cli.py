@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from qbo_warehouse import reconcile
+try:
+    from qbo_warehouse import reconcile
+except ModuleNotFoundError as exc:  # the tap is installed beside the package, not by it
+    if exc.name is None or not exc.name.startswith("tap_quickbooks"):
+        raise
+    sys.exit(
+        "qbo-warehouse: this repository's tap is not installed: pip install ./tap-quickbooks "
+        "(PyPI's tap-quickbooks is another project)"
+    )
 from qbo_warehouse.db import DsnError, connect
 from qbo_warehouse.summary import render_json, render_table, summarize
 
