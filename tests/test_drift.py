@@ -154,3 +154,17 @@ def test_bench_reads_every_stream_into_its_table() -> None:
     assert {s.name: s.entity for s in STREAMS if s.is_entity} == bench.STREAM_ENTITY
     assert {s.entity: s.table for s in STREAMS if s.is_entity} == bench.TABLES
     assert {s.name: {"__alias__": s.table} for s in STREAMS} == bench.STREAM_MAPS
+
+
+def test_the_dbt_sources_are_the_stream_tables() -> None:
+    path = ROOT / "transform" / "models" / "staging" / "_qbo__sources.yml"
+    if not path.exists():
+        pytest.skip("no dbt project in this checkout")
+    sources = yaml.safe_load(path.read_text())["sources"]
+    qbo = next(s for s in sources if s["name"] == "qbo")
+    tables = {t["name"] for t in qbo["tables"]}
+    entity_tables = {s.table for s in STREAMS if s.is_entity}
+    assert entity_tables <= tables, sorted(entity_tables - tables)
+    # Other sources (report lines) come from report streams, never from a stream that is gone.
+    stray = {t for t in tables - entity_tables if not t.startswith("qb_report_")}
+    assert not stray, sorted(stray)
