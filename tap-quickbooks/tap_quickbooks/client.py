@@ -393,9 +393,12 @@ class QuickBooksStream(InternalsStream):
             route.mode = "rows"
         if route.mode == "rows":
             self.logger.info(
-                "Reading %s for realm %s from the plan (%d rows, %d tombstones)",
+                "Extracting %s for realm %s from %s to %s: read by the plan (%d rows, %d "
+                "tombstones)",
                 self.name,
                 realm,
+                route.start.isoformat(),
+                route.end.isoformat(),
                 len(route.rows),
                 len(route.tombstones),
             )

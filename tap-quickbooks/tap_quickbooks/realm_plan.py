@@ -257,7 +257,10 @@ class RealmPlan:
         Up to 30 streams go in one request, as long as their rows fit in
         `SMALL_PAGES_PER_BATCH` pages; the rows wait for their stream's turn (at most
         `SMALL_PAGES_HELD` pages of them; the other small streams read their page then).
+        Not when `window_days` is set: then every stream reads (and logs) its windows.
         """
+        if not self.settings.merge_windows:
+            return  # window_days set: every stream reads its windows (and logs them)
         page = self.settings.page_size
         held = 0
         groups: list[list[tuple[Route, str]]] = [[]]
