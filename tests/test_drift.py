@@ -1,6 +1,7 @@
-"""The drift test: every list of streams in the project agrees with the tap's `STREAM_TYPES`.
+"""The drift test: every list of streams in the project agrees with the tap's stream lists.
 
-The tap's stream list is the one source. `meltano.yml` must select every stream and name its
+The tap's stream lists (`STREAM_TYPES`, the entities, and `REPORT_STREAM_TYPES`) are the one
+source. `meltano.yml` must select every stream and name its
 table `qb_<stream>` (checked with Meltano's own select rules and the SDK's own stream maps);
 README.md's table of streams must be the generated one; every `qb_*` table a document, the
 project file or `.env.example` names must be a stream's; and the warehouse, the demo, the
@@ -28,6 +29,7 @@ from meltano.core.plugin.singer.catalog import (
 from qbo_warehouse import reconcile, summary
 from qbo_warehouse.streams import ENTITY_KINDS, KINDS, STREAMS, TABLES
 from singer_sdk.mapper import PluginMapper
+from tap_quickbooks.report_streams import REPORT_STREAM_TYPES
 from tap_quickbooks.streams import STREAM_TYPES
 from tap_quickbooks.tap import TapQuickBooks
 
@@ -69,7 +71,7 @@ def catalog() -> dict[str, Any]:
 
 
 def test_the_stream_list_keeps_its_contract() -> None:
-    assert len(STREAM_TYPES) == len(STREAMS) >= 3
+    assert len(STREAM_TYPES) + len(REPORT_STREAM_TYPES) == len(STREAMS) >= 3
     assert len(set(NAMES)) == len(NAMES), "two streams share a name"
     for stream in STREAMS:
         assert re.fullmatch(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*", stream.name), stream.name
@@ -122,6 +124,9 @@ def test_every_table_a_document_names_is_a_stream_table() -> None:
     files = [ROOT / name for name in DOCUMENTS]
     files += sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "warehouse").glob("*.md"))
     known = {t.removeprefix("qb_") for t in TABLES}
+    # A report table's flattened view (`qb_report_<name>_lines`) and the function behind it.
+    reports = {s.name for s in STREAMS if s.kind == "report"}
+    known |= {f"{name}_lines" for name in reports} | {"report_lines", "report_"}
     unknown: dict[str, set[str]] = {}
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -153,7 +158,8 @@ def test_bench_reads_every_stream_into_its_table() -> None:
     bench = _load_script(ROOT / "bench" / "run.py", "qbo_bench_run")
     assert {s.name: s.entity for s in STREAMS if s.is_entity} == bench.STREAM_ENTITY
     assert {s.entity: s.table for s in STREAMS if s.is_entity} == bench.TABLES
-    assert {s.name: {"__alias__": s.table} for s in STREAMS} == bench.STREAM_MAPS
+    # (report streams: bench/report_backfill.py)
+    assert {s.name: {"__alias__": s.table} for s in STREAMS if s.is_entity} == bench.STREAM_MAPS
 
 
 def test_the_dbt_sources_are_the_stream_tables() -> None:

@@ -1,4 +1,4 @@
-"""The tap's streams as the project sees them: one list, read from the tap's `STREAM_TYPES`.
+"""The tap's streams as the project sees them: one list, the entities then the reports.
 
 Every other list of streams in this repository (the summary's tables, reconcile, the demo, the
 pipeline tests, the README's table) comes from here, so adding a stream to the tap adds it
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import typing as t
 
+from tap_quickbooks.report_streams import REPORT_STREAM_TYPES
 from tap_quickbooks.streams import STREAM_TYPES
 
 NAME_LIST = "name_list"
@@ -60,7 +61,7 @@ class Stream:
         if self.kind == SINGLETON:
             return "never deleted: one row per company, read again every run"
         if self.kind == REPORT:
-            return "read again every run"
+            return "never deleted: the last `report_restate_months` months read again every run"
         return "row kept (CDC does not serve it): `reconcile --mark-deleted` marks it"
 
 
@@ -82,8 +83,8 @@ def _stream(cls: type[t.Any]) -> Stream:
     )
 
 
-STREAMS: tuple[Stream, ...] = tuple(_stream(cls) for cls in STREAM_TYPES)
-"""Every stream of the tap, in the tap's order."""
+STREAMS: tuple[Stream, ...] = tuple(_stream(cls) for cls in (*STREAM_TYPES, *REPORT_STREAM_TYPES))
+"""Every stream of the tap, in the tap's order: the entities, then the reports."""
 
 TABLES: tuple[str, ...] = tuple(s.table for s in STREAMS)
 """The raw tables, one per stream, in the tap's order."""

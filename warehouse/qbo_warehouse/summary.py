@@ -98,11 +98,27 @@ def summarize_table(
         if counts_inactive
         else sql.SQL("NULL")
     )
+    # A report's key is (realm_id, accounting_method, period_start, period_end), not an id.
+    key = [c for c in (stream.key if stream else ("realm_id", "id")) if c in columns] or [
+        "realm_id"
+    ]
+    keys = sql.SQL("count(DISTINCT ({}))" if len(key) > 1 else "count(DISTINCT {})").format(
+        sql.SQL(", ").join(map(sql.Identifier, key))
+    )
+    low_high = (
+        sql.SQL("min(last_updated_time), max(last_updated_time)")
+        if "last_updated_time" in columns
+        else sql.SQL("NULL::timestamp, NULL::timestamp")
+    )
     query = sql.SQL(
-        "SELECT count(*), count(DISTINCT (realm_id, id)), {windows}, {deleted}, {inactive},"
-        " min(last_updated_time), max(last_updated_time) FROM {table}"
+        "SELECT count(*), {keys}, {windows}, {deleted}, {inactive}, {low_high} FROM {table}"
     ).format(
-        windows=windows, deleted=deleted, inactive=inactive, table=sql.Identifier(schema, table)
+        keys=keys,
+        windows=windows,
+        deleted=deleted,
+        inactive=inactive,
+        low_high=low_high,
+        table=sql.Identifier(schema, table),
     )
     row = conn.execute(query).fetchone()
     assert row is not None  # an aggregate always returns one row
