@@ -90,3 +90,26 @@ def test_cli_names_the_dsn_when_nothing_answers(capsys, monkeypatch) -> None:
 def test_sqlalchemy_urls_are_accepted() -> None:
     assert libpq_dsn("postgresql+psycopg://u@h:5/db") == "postgresql://u@h:5/db"
     assert libpq_dsn("postgresql://u@/db?host=/s") == "postgresql://u@/db?host=/s"
+
+
+def test_a_report_table_counts_its_periods_as_keys(conn) -> None:
+    conn.execute(
+        "CREATE SCHEMA raw; CREATE TABLE raw.qb_report_profit_and_loss (realm_id text,"
+        " accounting_method text, period_start date, period_end date, payload jsonb,"
+        " extract_window_start_utc timestamp, extract_window_end_utc timestamp,"
+        " _sdc_deleted_at timestamp)"
+    )
+    for method, start in (
+        ("Accrual", "2024-01-01"),
+        ("Cash", "2024-01-01"),
+        ("Accrual", "2024-02-01"),
+    ):
+        conn.execute(
+            "INSERT INTO raw.qb_report_profit_and_loss VALUES ('1', %s, %s::date,"
+            " (%s::date + interval '1 month' - interval '1 day')::date, '{}', %s, %s, NULL)",
+            (method, start, start, start, start),
+        )
+    (pl,) = summarize(conn, streams=[s for s in STREAMS if s.table == "qb_report_profit_and_loss"])
+    assert (pl.kind, pl.rows, pl.distinct_keys, pl.windows, pl.deleted) == ("report", 3, 3, 2, 0)
+    assert pl.min_last_updated is None  # a report has no LastUpdatedTime
+    assert "raw.qb_report_profit_and_loss" in render_table([pl])
