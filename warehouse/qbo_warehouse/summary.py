@@ -102,7 +102,7 @@ def summarize_table(
     key = [c for c in (stream.key if stream else ("realm_id", "id")) if c in columns] or [
         "realm_id"
     ]
-    keys = sql.SQL("count(DISTINCT ({}))" if len(key) > 1 else "count(DISTINCT {})").format(
+    distinct = sql.SQL("count(DISTINCT ({}))" if len(key) > 1 else "count(DISTINCT {})").format(
         sql.SQL(", ").join(map(sql.Identifier, key))
     )
     low_high = (
@@ -113,7 +113,7 @@ def summarize_table(
     query = sql.SQL(
         "SELECT count(*), {keys}, {windows}, {deleted}, {inactive}, {low_high} FROM {table}"
     ).format(
-        keys=keys,
+        keys=distinct,
         windows=windows,
         deleted=deleted,
         inactive=inactive,
