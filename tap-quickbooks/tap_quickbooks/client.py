@@ -35,7 +35,7 @@ from singer_sdk.singerlib.encoding.simple import RecordMessage
 from typing_extensions import override
 
 from tap_quickbooks import limits, pagination, pipeline, query, records, windows
-from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, TokenStore
+from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, Store, open_store
 from tap_quickbooks.errors import (
     AuthError,
     QueryFaultError,
@@ -144,7 +144,7 @@ gc_paused = _GcPause()
 class RealmConnection:
     """Authenticated, rate-limited, retrying access to one company's API."""
 
-    def __init__(self, settings: Settings, realm_id: str, store: TokenStore) -> None:
+    def __init__(self, settings: Settings, realm_id: str, store: Store) -> None:
         """Prepare the connection; nothing is requested until the first call."""
         self.settings = settings
         self.realm_id = realm_id
@@ -409,7 +409,7 @@ class Connections:
     def __init__(self, settings: Settings) -> None:
         """One token store for the run; connections are opened on first use."""
         self.settings = settings
-        self.store = TokenStore(settings.token_store_path)
+        self.store = open_store(settings.token_store_path, settings.token_store_url)
         self._by_realm: dict[str, RealmConnection] = {}
         self._lock = threading.Lock()
         # Windows end here (whole seconds) unless end_date says otherwise.

@@ -48,6 +48,7 @@ class Settings:
 
     client_id: str
     client_secret: str
+    # The configured token per realm; "" when none is (the token store's is used).
     refresh_tokens: dict[str, str]
     realm_ids: tuple[str, ...]
     api_url: str
@@ -58,6 +59,7 @@ class Settings:
     page_size: int
     minor_version: int
     token_store_path: Path
+    token_store_url: str | None
     max_requests_per_minute: int
     max_concurrent_requests: int
     request_timeout: float
@@ -167,6 +169,9 @@ def parse_realm_ids(value: t.Any) -> tuple[str, ...]:
 
 
 def _refresh_tokens(config: Mapping[str, t.Any], realms: tuple[str, ...]) -> dict[str, str]:
+    if config.get("refresh_token") in (None, ""):
+        # A company connected with `tap-quickbooks authorize`: its token is in the store.
+        return dict.fromkeys(realms, "")
     raw = _secret(config, "refresh_token")
     tokens = [part.strip() for part in raw.split(",")]
     if any(not token for token in tokens):
@@ -234,6 +239,14 @@ def load_settings(
     if token_store_path.exists() and token_store_path.is_dir():
         raise SettingError("token_store_path", "is a directory; give a file path")
 
+    token_store_url = config.get("token_store_url") or None
+    if token_store_url is not None:
+        if not isinstance(token_store_url, str):
+            raise SettingError("token_store_url", "must be a postgresql:// URL")
+        from tap_quickbooks.pg_store import validate_url
+
+        token_store_url = validate_url(token_store_url)
+
     timeout = config.get("request_timeout")
     if timeout is None:
         timeout = DEFAULTS["request_timeout"]
@@ -262,6 +275,7 @@ def load_settings(
         page_size=_int(config, "page_size", 1, MAX_PAGE_SIZE),
         minor_version=_minor_version(config),
         token_store_path=token_store_path,
+        token_store_url=token_store_url,
         max_requests_per_minute=_int(config, "max_requests_per_minute", 1, 1_000_000),
         max_concurrent_requests=_int(config, "max_concurrent_requests", 1, MAX_CONCURRENT),
         request_timeout=float(timeout),

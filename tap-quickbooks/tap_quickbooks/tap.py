@@ -68,12 +68,12 @@ class TapQuickBooks(Tap):
         th.Property(
             "refresh_token",
             th.StringType,
-            required=True,
             secret=True,
             description=(
                 "OAuth 2.0 refresh token of the company (one per realm, comma-separated in "
                 "realm_id order, for several). Intuit rotates it: the latest token is kept in "
-                "token_store_path and used until you configure a different one."
+                "the token store and used until you configure a different one. Not needed for "
+                "a company connected with `tap-quickbooks authorize`."
             ),
         ),
         th.Property(
@@ -136,6 +136,14 @@ class TapQuickBooks(Tap):
             th.StringType,
             default=D["token_store_path"],
             description="JSON file (mode 0600) holding the latest refresh token per app and realm.",
+        ),
+        th.Property(
+            "token_store_url",
+            th.StringType,
+            secret=True,
+            description="postgresql:// URL of a token store shared by runs on several machines "
+            "(tables tap_quickbooks.tokens and token_rotations); replaces token_store_path. "
+            "Needs the tap's `postgres` extra (psycopg).",
         ),
         th.Property(
             "max_requests_per_minute",
