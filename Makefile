@@ -14,10 +14,12 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Local packages installed editable into .venv (target-postgres-fast once it exists).
-PACKAGES := qbo-emulator tap-quickbooks warehouse $(wildcard target-postgres-fast)
+# orchestrate/ (Dagster, pinned in its pyproject.toml) adds about 90 s to a fresh install.
+PACKAGES := qbo-emulator tap-quickbooks warehouse $(wildcard target-postgres-fast) orchestrate
 PACKAGE_FILES := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 # folder:module pairs that `make lint` checks.
 LINT_PACKAGES := qbo-emulator:qbo_emulator tap-quickbooks:tap_quickbooks warehouse:qbo_warehouse \
+	orchestrate:qbo_orchestrate \
 	$(if $(wildcard target-postgres-fast),target-postgres-fast:target_postgres_fast)
 
 .PHONY: help venv install peers demo demo-clean test test-fast lint reconcile bench bench-quick clean
