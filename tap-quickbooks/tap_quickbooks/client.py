@@ -34,7 +34,7 @@ from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 from typing_extensions import override
 
-from tap_quickbooks import limits, pagination, pipeline, query, records, windows
+from tap_quickbooks import limits, pagination, pipeline, query, realms, records, windows
 from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, Store, open_store
 from tap_quickbooks.errors import (
     AuthError,
@@ -633,6 +633,9 @@ class QuickBooksStream(Stream):
 
     def _commit(self, context: Context, value: str) -> None:
         """Move the bookmark to `value` (never backwards) and emit STATE."""
+        realms.on_sync_thread(lambda: self._commit_now(context, value))
+
+    def _commit_now(self, context: Context, value: str) -> None:
         realm = context["realm_id"]
         moment = dt.datetime.fromisoformat(value)
         if realm in self._committed and moment <= self._committed[realm]:
@@ -683,11 +686,14 @@ class QuickBooksStream(Stream):
 
     def _prefetch_next(self, context: Context) -> pipeline.WindowPipeline[t.Any] | None:
         """Prepare the pipeline of the stream and realm the SDK syncs after this one."""
+        # Realms read at once: the same realm's next stream (each realm has its own reader).
+        same_realm = realms.active(self)
         order = [
             (stream, partition)
             for stream in self._tap.streams.values()
             if isinstance(stream, QuickBooksStream) and stream.selected
             for partition in stream.partitions or []
+            if not same_realm or partition["realm_id"] == context["realm_id"]
         ]
         here = [i for i, (s, c) in enumerate(order) if s is self and c == dict(context)]
         if not here or here[0] + 1 >= len(order):
@@ -711,6 +717,13 @@ class QuickBooksStream(Stream):
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
+        if realms.active(self):
+            yield from realms.records(self, dict(context), self._realm_records)
+        else:
+            yield from self._realm_records(context)
+
+    def _realm_records(self, context: Context) -> t.Iterator[dict[str, t.Any]]:
+        """The records of one realm (its windows, then `after_windows`)."""
         realm = context["realm_id"]
         conn = self.connections.get(realm)
         totals = StreamTotals()

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, t.Any] = {
     "max_retries": 5,
     "include_deletes": True,
     "max_window_failures": 3,
+    "parallel_realms": True,
+    "max_total_requests": 40,
+    "max_buffered_pages": 20,
 }
 MAX_CONCURRENT = 10  # Intuit: at most 10 concurrent requests per app and realm
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -67,6 +70,9 @@ class Settings:
     user_agent: str
     include_deletes: bool
     max_window_failures: int
+    parallel_realms: bool = True
+    max_total_requests: int = 40
+    max_buffered_pages: int = 20
 
     def __repr__(self) -> str:
         """Never show secrets."""
@@ -283,4 +289,7 @@ def load_settings(
         user_agent=user_agent,
         include_deletes=_bool(config, "include_deletes"),
         max_window_failures=_int(config, "max_window_failures", 1, 100),
+        parallel_realms=_bool(config, "parallel_realms"),
+        max_total_requests=_int(config, "max_total_requests", 1, 1000),
+        max_buffered_pages=_int(config, "max_buffered_pages", 1, 1000),
     )

@@ -8,6 +8,7 @@ import typing as t
 
 from typing_extensions import override
 
+from tap_quickbooks import realms
 from tap_quickbooks.client import QuickBooksStream, RealmConnection, RequestStats, StreamTotals
 from tap_quickbooks.errors import AuthError, TapQuickBooksError
 from tap_quickbooks.records import strip_nul, utc_iso
@@ -159,9 +160,13 @@ class InvoicesStream(QuickBooksStream):
             }
         # Deletes from here on are read next time (a margin for the time the answer took).
         checked = (now - (dt.datetime.now(dt.UTC) - asked) - CDC_MARGIN).replace(microsecond=0)
-        state[DELETES_CHECKED_AT] = max(checked, since).isoformat()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+
+        def checkpoint() -> None:
+            state[DELETES_CHECKED_AT] = max(checked, since).isoformat()
+            self.state_manager.is_flushed = False
+            self._write_state_message()
+
+        realms.on_sync_thread(checkpoint)  # after the tombstones above are written
 
 
 STREAM_TYPES: tuple[type[QuickBooksStream], ...] = (InvoicesStream, CustomersStream, ItemsStream)

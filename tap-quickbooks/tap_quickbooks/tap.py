@@ -31,6 +31,9 @@ _COERCED = (
     "max_retries",
     "include_deletes",
     "max_window_failures",
+    "parallel_realms",
+    "max_total_requests",
+    "max_buffered_pages",
 )
 
 
@@ -187,6 +190,27 @@ class TapQuickBooks(Tap):
             th.IntegerType,
             default=D["max_window_failures"],
             description="Stop after this many consecutive failed attempts at a window.",
+        ),
+        th.Property(
+            "parallel_realms",
+            th.BooleanType,
+            default=D["parallel_realms"],
+            description="Read the companies of realm_id at once (each with its own budget, "
+            "concurrency and state); false: one after another.",
+        ),
+        th.Property(
+            "max_total_requests",
+            th.IntegerType,
+            default=D["max_total_requests"],
+            description="Requests in flight across all companies read at once (1..1000); each "
+            "gets an equal share, at most max_concurrent_requests.",
+        ),
+        th.Property(
+            "max_buffered_pages",
+            th.IntegerType,
+            default=D["max_buffered_pages"],
+            description="Pages read and waiting to be written, across all companies read at "
+            "once (1..1000).",
         ),
     ).to_dict()
 
