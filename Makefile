@@ -26,6 +26,7 @@ LINT_PACKAGES := qbo-emulator:qbo_emulator tap-quickbooks:tap_quickbooks warehou
 
 help:
 	@echo "make demo        load the emulated company into Postgres and print what landed"
+	@echo "                 (ARGS=\"--realms 3\": three companies at once)"
 	@echo "make test        every test suite (emulator, tap, warehouse, pipeline) against real Postgres"
 	@echo "make lint        ruff and mypy over every package"
 	@echo "make reconcile   compare QuickBooks counts with Postgres (qbo-warehouse reconcile)"
@@ -56,7 +57,7 @@ install: .meltano/.installed
 
 # --- the two commands -------------------------------------------------------------------------
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(ARGS)
 
 # The peer taps (singer-io's tap-quickbooks 2.5.0, Airbyte's source-quickbooks 4.0.4), each in its
 # own venv under bench/peers/, for the emulator's `peers` test and the benchmarks. Without them

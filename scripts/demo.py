@@ -11,6 +11,7 @@ emulator's company. Exits non-zero when the run fails or a table does not match 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -47,6 +48,7 @@ EMULATOR_PORT = int(os.environ.get("QBO_DEMO_EMULATOR_PORT", "48123"))
 COMPANY = {"seed": "8", "customers": "150", "items": "50", "invoices": "1600"}
 TABLE_OF_ENTITY = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
 READY_TIMEOUT_S = 60.0
+REALMS = 1  # companies the emulator serves (--realms), all loaded in one run
 
 
 def say(message: str) -> None:
@@ -127,6 +129,7 @@ def emulator() -> Iterator[str]:
         "--port",
         str(EMULATOR_PORT),
         *[arg for key, value in COMPANY.items() for arg in (f"--{key}", value)],
+        f"--realms={REALMS}",
         "--token-state",
         str(EMULATOR_TOKENS),
     ]
@@ -228,8 +231,14 @@ def meltano(*args: str, env: dict[str, str]) -> int:
     ).returncode
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Run the demo end to end."""
+    global REALMS
+    parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__)
+    parser.add_argument("--realms", type=int, default=1, help="companies to load at once (1)")
+    REALMS = parser.parse_args(argv).realms
+    if not 1 <= REALMS <= 20:
+        parser.error("--realms must be from 1 to 20")
     env = dict(os.environ)
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     with postgres() as dsn:
@@ -248,6 +257,7 @@ def main() -> int:
 def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
     """`meltano --environment=demo run tap-quickbooks target-postgres` against the emulator."""
     base = base_url.rstrip("/")
+    realms = sorted(truth(base_url), key=int)
     env = {
         **env,
         # Explicit, so values from a `.env` meant for a real company never leak into the demo.
@@ -255,8 +265,12 @@ def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
         "TAP_QUICKBOOKS_AUTH_URL": f"{base}/oauth2/v1/tokens/bearer",
         "TAP_QUICKBOOKS_CLIENT_ID": "qbo-emulator-client",
         "TAP_QUICKBOOKS_CLIENT_SECRET": "qbo-emulator-secret",
-        "TAP_QUICKBOOKS_REFRESH_TOKEN": "qbo-emulator-refresh",
-        "TAP_QUICKBOOKS_REALM_ID": "9341450000000001",
+        # The emulator's companies and their first refresh tokens (the store keeps the rest).
+        "TAP_QUICKBOOKS_REFRESH_TOKEN": ",".join(
+            "qbo-emulator-refresh" if i == 0 else f"qbo-emulator-refresh-{realm}"
+            for i, realm in enumerate(realms)
+        ),
+        "TAP_QUICKBOOKS_REALM_ID": ",".join(realms),
         "TAP_QUICKBOOKS_START_DATE": "2022-01-01",
         "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(TAP_TOKENS),
         "TARGET_POSTGRES_SQLALCHEMY_URL": sqlalchemy_url(dsn),
@@ -304,4 +318,4 @@ if __name__ == "__main__":
     if shutil.which("qbo-emulator", path=str(BIN)) is None:
         say("qbo-emulator is not installed in this environment; run `make demo`")
         raise SystemExit(1)
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
