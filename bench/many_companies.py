@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -270,11 +271,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--realms", type=int, default=20)
     parser.add_argument("--no-postgres", action="store_true", help="tap alone only")
+    parser.add_argument(
+        "--parallel-only", action="store_true", help="only the parallel tap run (tuning)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a tap setting for the parallel runs, e.g. max_total_requests=60",
+    )
     parser.add_argument("--out", type=Path, default=bench.BENCH / "out" / "many")
     args = parser.parse_args(argv)
     tools = bench.Tools.find()
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # token stores of an earlier emulator are stale
+    out.mkdir(parents=True)
     info = {
         "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": bench.command_output(
@@ -288,9 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         emu.configure(**bench.REALISTIC)
         realms = emu.realm_ids
         cap = 1800.0
+        tuned = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+        if args.parallel_only:
+            tap_alone(
+                tools, emu, realms, "all companies at once, tap", out / "parallel", cap, **tuned
+            )
+            return 0
         measures["one"] = tap_alone(tools, emu, realms[:1], "one company, tap", out / "one", cap)
         measures["parallel"] = tap_alone(
-            tools, emu, realms, "all companies at once, tap", out / "parallel", cap
+            tools, emu, realms, "all companies at once, tap", out / "parallel", cap, **tuned
         )
         measures["serial"] = tap_alone(
             tools,

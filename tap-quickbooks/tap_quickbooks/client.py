@@ -141,6 +141,9 @@ class _GcPause:
 gc_paused = _GcPause()
 
 
+_DECODING = threading.Lock()
+
+
 class RealmConnection:
     """Authenticated, rate-limited, retrying access to one company's API."""
 
@@ -165,9 +168,10 @@ class RealmConnection:
             user_agent=settings.user_agent,
         )
         self.limiter = limits.RateLimiter(settings.max_requests_per_minute)
-        # One response body is parsed and converted at a time (parsing holds the GIL
-        # anyway): pages in flight wait as bytes, never as parsed trees.
-        self._decoding = threading.Lock()
+        # One response body is parsed and converted at a time in the whole run, whichever
+        # realm it is from (parsing holds the GIL anyway): pages in flight wait as bytes,
+        # never as parsed trees, however many companies are read at once.
+        self._decoding = _DECODING
         self.executor = ThreadPoolExecutor(
             max_workers=settings.max_concurrent_requests,
             thread_name_prefix=f"qbo-{realm_id}",

@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import queue
 import threading
+import time
 import typing as t
 import weakref
 
@@ -37,6 +38,7 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-quickbooks.realms")
 
+JOIN_SECONDS = 30.0  # how long a stopped run waits for its readers, all together
 _ON_READER = threading.local()  # .reader: the _Reader running in this thread, if any
 
 
@@ -252,5 +254,6 @@ def _multiplex(
     finally:
         for reader in readers:
             reader.stop.set()
+        deadline = time.monotonic() + JOIN_SECONDS  # readers may be waiting on a request
         for thread in threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, t.Any] = {
     "max_window_failures": 3,
     "parallel_realms": True,
     "max_total_requests": 40,
-    "max_buffered_pages": 20,
+    "max_buffered_pages": 10,
 }
 MAX_CONCURRENT = 10  # Intuit: at most 10 concurrent requests per app and realm
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -72,7 +72,7 @@ class Settings:
     max_window_failures: int
     parallel_realms: bool = True
     max_total_requests: int = 40
-    max_buffered_pages: int = 20
+    max_buffered_pages: int = 10
 
     def __repr__(self) -> str:
         """Never show secrets."""
