@@ -108,10 +108,14 @@ class InvoicesStream(QuickBooksStream):
                 since.isoformat(),
                 exc,
             )
+
             # Keep the point deletes are unchecked from, so the next run starts there.
-            state[DELETES_CHECKED_AT] = wanted.isoformat()
-            self.state_manager.is_flushed = False
-            self._write_state_message()
+            def unchecked() -> None:
+                state[DELETES_CHECKED_AT] = wanted.isoformat()
+                self.state_manager.is_flushed = False
+                self._write_state_message()
+
+            realms.on_sync_thread(unchecked)  # (state changes on the SDK's thread)
             return
         now = server_time or asked
         if since > wanted or now - since > CDC_WINDOW:  # (the second: QuickBooks' clock ahead)
