@@ -13,6 +13,8 @@ COPY tap-quickbooks ./tap-quickbooks
 COPY warehouse ./warehouse
 COPY target-postgres-fast ./target-postgres-fast
 COPY plugins/constraints.txt ./plugins/
+COPY plugins/utilities/constraints.txt ./plugins/utilities/
+COPY transform ./transform
 COPY scripts/install-image scripts/compile-bytecode ./scripts/
 # Every install step is in scripts/install-image (tests/test_image.py runs it without Docker).
 RUN scripts/install-image

@@ -48,8 +48,13 @@ venv: $(VENV)/.installed
 # Plugin virtualenvs under .meltano/ (reinstalled only when meltano.yml or the tap changes).
 # .meltano/ is private: Meltano writes each run's plugin config (client secret, refresh token,
 # database URL) into .meltano/run/ with the default umask, and a killed run leaves it there.
-.meltano/.installed: $(VENV)/.installed meltano.yml plugins/constraints.txt tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
-	UV_CONSTRAINT=$(abspath plugins/constraints.txt) PIP_CONSTRAINT=$(abspath plugins/constraints.txt) $(MELTANO) install
+# The utilities (dbt) have pins of their own: dbt-core needs older versions of a few packages the
+# tap and targets share (plugins/utilities/constraints.txt).
+.meltano/.installed: $(VENV)/.installed meltano.yml plugins/constraints.txt plugins/utilities/constraints.txt tap-quickbooks/pyproject.toml $(wildcard target-postgres-fast/pyproject.toml)
+	for kind in extractors loaders; do \
+		UV_CONSTRAINT=$(abspath plugins/constraints.txt) PIP_CONSTRAINT=$(abspath plugins/constraints.txt) $(MELTANO) install --plugin-type $$kind || exit 1; \
+	done
+	UV_CONSTRAINT=$(abspath plugins/utilities/constraints.txt) PIP_CONSTRAINT=$(abspath plugins/utilities/constraints.txt) $(MELTANO) install --plugin-type utilities
 	scripts/compile-bytecode
 	@mkdir -p .meltano && chmod 700 .meltano && touch $@
 
@@ -82,6 +87,10 @@ lint: venv
 	$(BIN)/ruff format --check tests scripts
 	$(BIN)/mypy scripts
 	$(BIN)/mypy --allow-untyped-defs --allow-incomplete-defs tests
+	@echo "== transform (tests)"
+	$(BIN)/ruff check transform/tests
+	$(BIN)/ruff format --check transform/tests
+	cd transform && $(BIN)/mypy --config-file ../pyproject.toml --allow-untyped-defs --allow-incomplete-defs tests
 
 # Benchmarks (bench/README.md): our tap, the pipeline and the peer taps on one emulator, into the
 # Postgres the tests use (started by scripts/ensure-postgres when none answers).

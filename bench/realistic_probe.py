@@ -7,6 +7,12 @@ API requests, the wall time and the lower bound those limits allow (the same for
 
     python bench/realistic_probe.py --invoices 20000 --customers 4000 --items 1000
     python bench/realistic_probe.py --window-days 30      # compare a setting
+    python bench/realistic_probe.py --flat --streams invoices,customers,items \
+        --invoices 50000 --customers 15000 --items 2500 --start-date 2000-01-01
+
+`--flat` is the flat latency model instead (every request 1 s, no per-row cost, 10 in flight,
+no rate limit): wall time then counts requests, and the bound is ceil(pages / 10) s.
+Every stream is read unless `--streams` names some; the bound counts the rows emitted.
 """
 
 from __future__ import annotations
@@ -26,11 +32,11 @@ from pathlib import Path
 
 # The service model and its lower bound are the full benchmark's (bench/run.py).
 from run import (
+    FLAT_REQUEST_S,
     LATENCY_PER_REQUEST_S,
     LATENCY_PER_ROW_S,
     PAGE_SIZE,
-    Company,
-    lower_bound,
+    lower_bound_of,
 )
 
 
@@ -50,6 +56,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240101)
     parser.add_argument("--window-days", type=int, default=None, help="default: the tap's")
     parser.add_argument("--keep", action="store_true", help="keep the tap's output and log")
+    parser.add_argument("--flat", action="store_true", help="every request 1 s, 10 in flight")
+    parser.add_argument("--streams", default="", help="comma-separated (default: every stream)")
+    parser.add_argument("--start-date", default="2022-01-01T00:00:00Z")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="realistic-probe-"))
@@ -62,8 +71,19 @@ def main() -> None:
             f"--invoices={args.invoices}",
             f"--customers={args.customers}",
             f"--items={args.items}",
-            f"--latency-ms={LATENCY_PER_REQUEST_S * 1000:g}",
-            f"--latency-per-row-ms={LATENCY_PER_ROW_S * 1000:g}",
+            *(
+                [
+                    f"--latency-ms={FLAT_REQUEST_S * 1000:g}",
+                    "--latency-per-row-ms=0",
+                    "--rate-limit=0",
+                    "--concurrency-limit=10",
+                ]
+                if args.flat
+                else [
+                    f"--latency-ms={LATENCY_PER_REQUEST_S * 1000:g}",
+                    f"--latency-per-row-ms={LATENCY_PER_ROW_S * 1000:g}",
+                ]
+            ),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -81,20 +101,33 @@ def main() -> None:
             "realm_id": "9341450000000001",
             "api_url": base,
             "auth_url": f"{base}/oauth2/v1/tokens/bearer",
-            "start_date": "2022-01-01T00:00:00Z",
+            "start_date": args.start_date,
             "end_date": "2026-01-02T00:00:00Z",
             "token_store_path": str(work / "tokens.json"),
         }
         if args.window_days:
             config["window_days"] = args.window_days
         (work / "config.json").write_text(json.dumps(config))
+        argv = [tool("tap-quickbooks"), "--config", str(work / "config.json")]
+        if args.streams:
+            found = subprocess.run(
+                [*argv, "--discover"], capture_output=True, text=True, check=True
+            )
+            catalog = json.loads(found.stdout)
+            wanted = set(args.streams.split(","))
+            for stream in catalog["streams"]:
+                for entry in stream.get("metadata", []):
+                    if not entry.get("breadcrumb"):
+                        entry["metadata"]["selected"] = stream["tap_stream_id"] in wanted
+            (work / "catalog.json").write_text(json.dumps(catalog))
+            argv += ["--catalog", str(work / "catalog.json")]
         urllib.request.urlopen(urllib.request.Request(f"{base}/__emulator__/stats/reset", b"{}"))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         with (work / "out.jsonl").open("wb") as out, (work / "tap.log").open("wb") as log:
             code = subprocess.call(
-                [tool("tap-quickbooks"), "--config", str(work / "config.json")],
+                argv,
                 stdout=out,
                 stderr=log,
                 env=env,
@@ -114,13 +147,15 @@ def main() -> None:
             if raw.startswith(b'{"type":"RECORD"'):
                 stream = json.loads(raw)["stream"]
                 rows[stream] = rows.get(stream, 0) + 1
-    emitted = Company(rows.get("invoices", 0), rows.get("customers", 0), rows.get("items", 0))
-    bound = lower_bound(emitted).seconds
+    if args.flat:
+        bound = lower_bound_of(rows.values(), FLAT_REQUEST_S, 0.0, None).seconds
+    else:
+        bound = lower_bound_of(rows.values()).seconds
     api = stats["requests"]["api"]
     min_pages = sum(math.ceil(n / PAGE_SIZE) for n in rows.values())
     print(
         f"exit={code} rows={sum(rows.values())} {rows} api_requests={api} "
-        f"(min pages {min_pages}) throttled={stats['throttled']} "
+        f"(min pages {min_pages}; {stats.get('by_endpoint')}) throttled={stats['throttled']} "
         f"max_in_flight={max(stats['max_in_flight'].values(), default=0)}"
     )
     print(

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -52,8 +52,13 @@ peerlib = importlib.import_module("peerlib")
 SEED = 20240101
 START_DATE = "2022-01-01T00:00:00Z"  # the seeded company starts 2022-01-01 (Pacific)
 PAGE_SIZE = 1000
-STREAM_ENTITY = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
-TABLES = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
+# Every stream of the tap (its stream list is the source), and the three the peers select.
+STREAM_ENTITY = {
+    str(getattr(stream, "name")): stream.entity  # noqa: B009 - the SDK types `name` per instance
+    for stream in importlib.import_module("tap_quickbooks.streams").STREAM_TYPES
+}
+PEER_STREAMS = ["invoices", "customers", "items"]
+TABLES = {entity: f"qb_{stream}" for stream, entity in STREAM_ENTITY.items()}
 PG_DSN = (
     os.environ.get("QBO_BENCH_PG_DSN")
     or os.environ.get("QBO_TEST_PG_DSN")  # set by scripts/ensure-postgres (make bench)
@@ -65,6 +70,9 @@ LATENCY_PER_REQUEST_S = 0.25
 LATENCY_PER_ROW_S = 0.001
 LIMIT_PER_MINUTE = 500
 LIMIT_CONCURRENT = 10
+# The flat model: every request costs the same (1 s), 10 in flight, no rate limit. Requests are
+# time as well as money: under it a run's wall time counts its requests.
+FLAT_REQUEST_S = 1.0
 
 # The target settings the Meltano project uses (meltano.yml, loader target-postgres).
 TARGET_SETTINGS: dict[str, Any] = {
@@ -87,6 +95,7 @@ class Company:
 
     @property
     def rows(self) -> int:
+        """Rows of the three sized entities (the emulator adds the others in proportion)."""
         return self.invoices + self.customers + self.items
 
     def scaled(self, factor: int) -> Company:
@@ -341,10 +350,12 @@ class Run:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-def compare(records: dict[str, dict[str, str]], truth: dict[str, Any]) -> str:
+def compare(
+    records: dict[str, dict[str, str]], truth: dict[str, Any], streams: list[str] | None = None
+) -> str:
     """'yes' when every entity's ids and SyncTokens equal the truth, else what differs."""
     problems = []
-    for entity in STREAM_ENTITY.values():
+    for entity in (STREAM_ENTITY[s] for s in streams or STREAM_ENTITY):
         got, want = records.get(entity, {}), truth[entity]
         missing = len(set(want) - set(got))
         extra = len(set(got) - set(want))
@@ -365,6 +376,29 @@ def iter_tap_records(path: Path) -> Iterator[tuple[str, str, str]]:
             if entity is not None:
                 record = message["record"]
                 yield entity, str(record["id"]), str(record["sync_token"])
+
+
+def select_streams(tools: Tools, config: Path, workdir: Path, streams: list[str]) -> Path:
+    """A catalog of our tap with only `streams` selected."""
+    found = subprocess.run(
+        [tools.tap, "--config", str(config), "--discover"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    catalog = json.loads(found.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream.get("metadata", []):
+            if not entry.get("breadcrumb"):
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
+    path = workdir / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def rows_of(truth: dict[str, Any], streams: Iterable[str] | None = None) -> list[int]:
+    """Rows of each entity of `streams` (every stream by default) in a realm's truth."""
+    return [len(truth[STREAM_ENTITY[s]]) for s in streams or STREAM_ENTITY]
 
 
 def count_records(path: Path) -> int:
@@ -403,12 +437,16 @@ def run_our_tap(
     *,
     verify: bool = True,
     settings: dict[str, Any] | None = None,
+    streams: list[str] | None = None,
 ) -> Run:
     workdir.mkdir(parents=True, exist_ok=True)
     config = tap_config(emu, workdir, **(settings or {}))
+    argv = [tools.tap, "--config", str(config)]
+    if streams is not None:  # a catalog selecting only these (every stream by default)
+        argv += ["--catalog", str(select_streams(tools, config, workdir, streams))]
     before = emu.stats()
     proc = peerlib.run_process(
-        [tools.tap, "--config", str(config)],
+        argv,
         dict(os.environ),
         workdir / "stdout.jsonl",
         workdir / "stderr.log",
@@ -417,7 +455,7 @@ def run_our_tap(
     counted = request_delta(before, emu.stats(), emu.realm_id)
     run = Run(
         scenario=scenario,
-        client="tap-quickbooks (ours)",
+        client="tap-quickbooks (ours)" + (f", {len(streams)} streams" if streams else ""),
         seconds=proc.seconds,
         cpu_s=proc.cpu_s,
         requests=counted.requests,
@@ -433,7 +471,7 @@ def run_our_tap(
         for entity, key, token in iter_tap_records(workdir / "stdout.jsonl"):
             records[entity][key] = token
             run.rows += 1
-        run.complete = compare(records, emu.realm_truth())
+        run.complete = compare(records, emu.realm_truth(), streams)
     else:
         run.rows = count_records(workdir / "stdout.jsonl")
         run.complete = "yes" if run.rows == emu.company.rows else f"{run.rows:,} rows"
@@ -471,7 +509,7 @@ def run_peer(name: str, emu: Emulator, scenario: str, workdir: Path, timeout: fl
     run.maxrss_mb = result.maxrss_kb / 1024
     run.ok = result.ok
     run.timed_out = result.timed_out
-    run.complete = compare(result.records, emu.realm_truth())
+    run.complete = compare(result.records, emu.realm_truth(), PEER_STREAMS)
     if result.timed_out:
         run.note = f"stopped at the {timeout:.0f} s cap"
     elif not result.ok:
@@ -742,14 +780,32 @@ def lower_bound(company: Company) -> LowerBound:
     slots (>= W/10), no page is faster than its own service time, and with at most 500
     requests in any minute the P-th request can start no earlier than 60 s * floor((P-1)/500).
     """
+    return lower_bound_of((company.invoices, company.customers, company.items))
+
+
+def lower_bound_of(
+    rows_per_entity: Iterable[int],
+    per_request_s: float = LATENCY_PER_REQUEST_S,
+    per_row_s: float = LATENCY_PER_ROW_S,
+    per_minute: int | None = LIMIT_PER_MINUTE,
+) -> LowerBound:
+    """:func:`lower_bound` for any entities and service model (`per_minute` None: no limit).
+
+    The flat model (FLAT: every request 1 s, no per-row cost, 10 in flight) gives
+    ceil(pages / 10) seconds: the pages the rows need, ten at a time.
+    """
     pages = []
-    for rows in (company.invoices, company.customers, company.items):
+    for rows in rows_per_entity:
         pages += [min(PAGE_SIZE, rows - start) for start in range(0, rows, PAGE_SIZE)]
-    costs = [LATENCY_PER_REQUEST_S + LATENCY_PER_ROW_S * size for size in pages]
+    if not pages:
+        return LowerBound(0.0, 0, 0.0, 0.0, 0.0, 0.0)
+    costs = [per_request_s + per_row_s * size for size in pages]
     work = sum(costs)
     longest = max(costs)
-    by_rate = 60.0 * ((len(pages) - 1) // LIMIT_PER_MINUTE) + min(costs)
+    by_rate = 60.0 * ((len(pages) - 1) // per_minute) + min(costs) if per_minute else min(costs)
     by_concurrency = work / LIMIT_CONCURRENT
+    if per_row_s == 0:  # equal requests: whole rounds of LIMIT_CONCURRENT
+        by_concurrency = per_request_s * -(-len(pages) // LIMIT_CONCURRENT)
     return LowerBound(
         seconds=max(by_concurrency, by_rate, longest),
         pages=len(pages),
@@ -777,6 +833,8 @@ class Results:
     runs: list[Run] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    flat_bound: LowerBound | None = None  # scenario 2 flat, every stream
+    flat_bound_peer_streams: LowerBound | None = None  # the three streams the peers read
 
 
 def load_average() -> str:
@@ -866,6 +924,19 @@ def scenario_realistic(
         for index, name in enumerate(peers, start=2):
             emu.use_realm(index)
             results.runs.append(run_peer(name, emu, "2 realistic", out / f"2-{name}", caps.peer))
+        # The flat model: every request 1 s, 10 in flight. Wall time then counts requests;
+        # ours with every stream and with the peers' three streams, beside the peers.
+        emu.configure(**FLAT)
+        emu.use_realm(1)
+        emu.admin("limits/reset", {})
+        results.runs.append(run_our_tap(tools, emu, "2 flat", out / "2f-tap", caps.tap))
+        emu.admin("limits/reset", {})
+        results.runs.append(
+            run_our_tap(tools, emu, "2 flat", out / "2f-tap-3", caps.tap, streams=PEER_STREAMS)
+        )
+        for index, name in enumerate(peers, start=2):
+            emu.use_realm(index)
+            results.runs.append(run_peer(name, emu, "2 flat", out / f"2f-{name}", caps.peer))
     finally:
         emu.use_realm(0)
         emu.configure(**NO_LIMITS)
@@ -992,6 +1063,12 @@ REALISTIC: dict[str, Any] = {
     "rate_limit": LIMIT_PER_MINUTE,
     "concurrency_limit": LIMIT_CONCURRENT,
 }
+FLAT: dict[str, Any] = {
+    "latency_ms": FLAT_REQUEST_S * 1000,
+    "latency_per_row_ms": 0,
+    "rate_limit": 0,
+    "concurrency_limit": LIMIT_CONCURRENT,
+}
 # With the service's limits off, our tap's own request budget (default 450/min) is lifted too,
 # so that scenarios 1, 3 and 4 measure its CPU cost, not Intuit's limit.
 UNBUDGETED = {"max_requests_per_minute": 1_000_000}
@@ -1050,10 +1127,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     realms = 1 + (1 + len(peers) if "2" in scenarios else 0)
     emu = Emulator(tools.emulator, company, out / "emulator", realms=realms)
-    # The bound counts the rows the realistic runs really find (deleted invoices excluded).
+    # The bound counts the rows the realistic runs really find (deleted rows excluded), of
+    # every entity: every stream is selected.
     truth = emu.truth()[emu.realm_ids[-1]]
-    results.lower_bound = lower_bound(
-        Company(len(truth["Invoice"]), len(truth["Customer"]), len(truth["Item"]))
+    results.lower_bound = lower_bound_of(rows_of(truth))
+    results.flat_bound = lower_bound_of(rows_of(truth), FLAT_REQUEST_S, 0.0, None)
+    results.flat_bound_peer_streams = lower_bound_of(
+        rows_of(truth, PEER_STREAMS), FLAT_REQUEST_S, 0.0, None
     )
     try:
         steps: list[tuple[str, Callable[[], None]]] = [

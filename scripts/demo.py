@@ -251,7 +251,61 @@ def main(argv: list[str]) -> int:
         with psycopg.connect(dsn, autocommit=True) as conn:
             summaries = summarize(conn)
             problems = differences(conn, company)
-    return report(summaries, company, problems, dsn)
+        rc = report(summaries, company, problems, dsn)
+        return rc or books(dsn, env)
+
+
+def books(dsn: str, env: dict[str, str]) -> int:
+    """Build the models (`dbt-postgres:build`: ledger, statements and their tests), then print the
+    last three months' profit and loss and check that the trial balance nets to zero every month."""
+    env = {k: v for k, v in env.items() if not k.startswith("DBT_POSTGRES_")}
+    env["TARGET_POSTGRES_SQLALCHEMY_URL"] = sqlalchemy_url(dsn)
+    say("running: meltano --environment=demo invoke dbt-postgres:build")
+    rc = meltano("invoke", "dbt-postgres:build", env=env)
+    if rc != 0:
+        say(f"dbt build failed (exit {rc})")
+        return rc
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        months = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT period_month FROM analytics.profit_and_loss"
+                " ORDER BY 1 DESC LIMIT 3"
+            ).fetchall()
+        ][::-1]
+        lines = conn.execute(
+            "SELECT section, coalesce(account_name, account_id), period_month, amount"
+            " FROM analytics.profit_and_loss WHERE period_month = ANY(%s) ORDER BY 1, 2",
+            (months,),
+        ).fetchall()
+        unbalanced = conn.execute(
+            "SELECT realm_id, period_month, sum(closing_balance) FROM analytics.trial_balance"
+            " GROUP BY 1, 2 HAVING sum(closing_balance) <> 0 ORDER BY 1, 2"
+        ).fetchall()
+    grid: dict[tuple[str, str], dict[Any, Any]] = {}
+    for section, account, month, amount in lines:
+        grid.setdefault((section, account), {})[month] = amount
+    header = ["section", "account", *(m.strftime("%Y-%m") for m in months)]
+    rows = [
+        [sec, acc, *(f"{cells.get(m, 0):,.2f}" for m in months)]
+        for (sec, acc), cells in grid.items()
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    print()
+    print("profit and loss (accrual), last three months")
+    for row in [header, *rows]:
+        print(
+            "  ".join(
+                str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    for realm, month, total in unbalanced:
+        print(f"trial balance: {total:,.2f} in {month:%Y-%m} ({realm})")
+    if unbalanced:
+        return 1
+    print("trial balance: 0.00 in every month")
+    return 0
 
 
 def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:

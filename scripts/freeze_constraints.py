@@ -7,8 +7,10 @@ requirements-dev.txt and the local packages' dependencies); the Makefile's pip i
 scripts/install-image use it. `plugins/constraints.txt` pins every distribution of the plugin
 virtualenvs under `.meltano/` (the tap's and both targets'; they need a newer SQLAlchemy than
 Meltano's own environment, so they get their own file); `make install` and scripts/install-image
-hand it to `meltano install` (UV_CONSTRAINT / PIP_CONSTRAINT). Meltano's lock files cover only
-plugins from Meltano Hub; every plugin here is defined inline (see README's layout table).
+hand it to `meltano install` (UV_CONSTRAINT / PIP_CONSTRAINT). The utilities (dbt) get
+`plugins/utilities/constraints.txt`: dbt-core pins older versions of some shared packages.
+Meltano's lock files cover only plugins from Meltano Hub; every plugin here is defined inline (see
+README's layout table).
 """
 
 from __future__ import annotations
@@ -64,15 +66,33 @@ def main() -> int:
     if not venv.exists() or not plugins:
         print("freeze_constraints: run `make install` first", file=sys.stderr)
         return 2
-    merged: dict[str, str] = {}
+    merged: dict[Path, dict[str, str]] = {}
     for python in plugins:
+        pins = merged.setdefault(constraints_of(python), {})
         for name, version in installed(python).items():
-            if merged.setdefault(name, version) != version:
+            if pins.setdefault(name, version) != version:
                 print(f"freeze_constraints: plugins disagree on {name}", file=sys.stderr)
                 return 1
     write(ROOT / "constraints.txt", installed(venv), "The project's .venv and the image.")
-    write(ROOT / "plugins" / "constraints.txt", merged, "The plugin virtualenvs (meltano install).")
+    for path, pins in sorted(merged.items()):
+        write(
+            path,
+            pins,
+            f"The plugin virtualenvs under {PLUGIN_KINDS.get(path, 'extractors and loaders')}.",
+        )
     return 0
+
+
+#: The utilities (dbt) keep pins of their own: dbt-core needs older versions of packages the
+#: tap and targets share (importlib-metadata, for one).
+UTILITIES = ROOT / "plugins" / "utilities" / "constraints.txt"
+PLUGIN_KINDS = {UTILITIES: ".meltano/utilities (meltano install --plugin-type utilities)"}
+
+
+def constraints_of(python: Path) -> Path:
+    """The constraints file of a plugin virtualenv (.meltano/<kind>/<name>/venv/bin/python)."""
+    kind = python.parents[3].name
+    return UTILITIES if kind == "utilities" else ROOT / "plugins" / "constraints.txt"
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ STREAMS = {"Invoice": "invoices", "Customer": "customers", "Item": "items"}
 PLUGIN_EXECUTABLES = (
     ".meltano/extractors/tap-quickbooks/venv/bin/tap-quickbooks",
     ".meltano/loaders/target-postgres/venv/bin/target-postgres",
+    ".meltano/utilities/dbt-postgres/venv/bin/dbt",
 )
 RUN_TIMEOUT_S = 600
 # Small company: every test stays fast on two shared cores.
@@ -163,16 +164,17 @@ def make_project(tmp_path: Path, installed_plugins: Path, database: str) -> Any:
         root = tmp_path / "project"
         root.mkdir()
         shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
-        for package in ("tap-quickbooks", "target-postgres-fast"):
+        for package in ("tap-quickbooks", "target-postgres-fast", "transform"):
             if (ROOT / package).is_dir():
                 (root / package).symlink_to(ROOT / package)
         (root / ".meltano").mkdir()
-        for kind in ("extractors", "loaders"):
-            (root / ".meltano" / kind).symlink_to(installed_plugins / kind)
+        for kind in ("extractors", "loaders", "utilities"):
+            if (installed_plugins / kind).is_dir():
+                (root / ".meltano" / kind).symlink_to(installed_plugins / kind)
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "QBO_"))
+            if not k.startswith(("TAP_QUICKBOOKS_", "TARGET_POSTGRES_", "MELTANO_", "QBO_", "DBT_"))
         }
         env.update(
             {

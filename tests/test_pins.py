@@ -30,6 +30,9 @@ def test_constraints_pin_the_project_pins() -> None:
     assert venv["meltano"] == "4.4.1"
     assert venv["singer-sdk"] == plugins["singer-sdk"] == "0.54.9"
     assert plugins["meltanolabs-target-postgres"] == "0.8.1"
+    utilities = pins(ROOT / "plugins" / "utilities" / "constraints.txt")
+    assert utilities["dbt-core"] == "1.11.16"
+    assert utilities["dbt-postgres"] == "1.11.0"
     assert not set(venv) & freeze.LOCAL
     assert not set(plugins) & freeze.LOCAL
     assert "jsonschema" in venv
@@ -44,8 +47,8 @@ def test_this_environment_is_what_the_constraints_pin() -> None:
 
 
 def test_the_plugin_environments_are_what_the_constraints_pin() -> None:
-    pinned = pins(ROOT / "plugins" / "constraints.txt")
     for python in sorted((ROOT / ".meltano").glob("*/*/venv/bin/python")):
+        pinned = pins(freeze.constraints_of(python))
         installed = freeze.installed(python)
         differ = {n: (v, pinned.get(n)) for n, v in installed.items() if pinned.get(n) != v}
         assert not differ, f"{python}: regenerate with scripts/freeze_constraints.py: {differ}"
@@ -58,11 +61,16 @@ def test_make_and_the_image_install_with_the_constraints() -> None:
     script = (ROOT / "scripts" / "install-image").read_text()
     assert "--constraint constraints.txt" in script
     assert "UV_CONSTRAINT=" in script
+    assert "UV_CONSTRAINT=$(abspath plugins/utilities/constraints.txt)" in makefile
     out = subprocess.run(
-        ["git", "ls-files", "constraints.txt", "plugins/constraints.txt"],
+        ["git", "ls-files", "constraints.txt", "plugins/constraints.txt", "plugins/utilities"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert out.stdout.split() == ["constraints.txt", "plugins/constraints.txt"]
+    assert out.stdout.split() == [
+        "constraints.txt",
+        "plugins/constraints.txt",
+        "plugins/utilities/constraints.txt",
+    ]

@@ -13,17 +13,15 @@ import sys
 import typing as t
 
 import orjson
-from singer_sdk.io_base import SingerWriter
-from singer_sdk.singerlib.encoding.simple import RecordMessage
-from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
 
 from tap_quickbooks.records import encode_default
+from tap_quickbooks.sdk_internals import RecordMessage, SingerWriter, serialize_json
 
 if t.TYPE_CHECKING:
     import datetime as dt
 
-    from singer_sdk.singerlib.encoding.simple import Message
+    from tap_quickbooks.sdk_internals import Message
 
 
 class FastSingerWriter(SingerWriter):

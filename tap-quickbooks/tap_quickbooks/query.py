@@ -110,3 +110,8 @@ def count_query(entity: str, rng: Range, *, include_inactive: bool) -> str:
         f"SELECT COUNT(*) FROM {validate_entity(entity)} "
         f"{where_clause(rng, include_inactive=include_inactive)}"
     )
+
+
+def select_all(entity: str) -> str:
+    """`SELECT *` of an entity with one object per company (CompanyInfo, Preferences)."""
+    return f"SELECT * FROM {validate_entity(entity)}"

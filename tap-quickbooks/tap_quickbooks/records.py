@@ -113,6 +113,93 @@ _ROW_HEAD = msgspec.json.Decoder(RowHead)
 
 
 @functools.cache
+def _rows_decoder(entity: str) -> msgspec.json.Decoder[t.Any]:
+    """Decoder of a `QueryResponse` object of `entity`: each row left as its raw JSON bytes."""
+    rows = msgspec.defstruct(
+        f"{entity}Response",
+        [("rows", list[msgspec.Raw], msgspec.field(default_factory=list))],
+        rename={"rows": entity},
+    )
+    return msgspec.json.Decoder(rows)
+
+
+class Spliced(t.NamedTuple):
+    """A row of a `/batch` answer kept as its exact bytes (see :func:`split_batch`)."""
+
+    head: RowHead
+    raw: bytes
+
+
+class _BatchItem(msgspec.Struct):
+    bId: str = ""
+    QueryResponse: msgspec.Raw = msgspec.Raw()  # empty: absent
+    Fault: msgspec.Raw = msgspec.Raw()
+
+
+class _Batch(msgspec.Struct):
+    BatchItemResponse: list[_BatchItem] = msgspec.field(default_factory=list)
+
+
+_BATCH = msgspec.json.Decoder(_Batch)
+
+
+def split_batch(body: bytes, entities: t.Sequence[str | None]) -> list[dict[str, t.Any]] | None:
+    """The `QueryResponse` of each item of a `/batch` answer, in `bId` order (0, 1, ...).
+
+    For an item whose entity is given, the rows are :class:`Spliced` (their exact bytes, as
+    :func:`split_page` keeps them); for the others (counts) the response is parsed. None when
+    the body is not a plain answer (a fault, an item missing, unusual rows): parse it whole.
+    """
+    if not body.isascii():
+        try:
+            body.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        batch = _BATCH.decode(body)
+    except msgspec.DecodeError:
+        return None
+    by_id = {item.bId: item for item in batch.BatchItemResponse}
+    answers: list[dict[str, t.Any]] = []
+    for index, entity in enumerate(entities):
+        item = by_id.get(str(index))
+        if item is None or len(item.Fault) or not len(item.QueryResponse):
+            return None
+        raw = bytes(item.QueryResponse)
+        if entity is None:
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return None
+            if not isinstance(parsed, dict):
+                return None
+            answers.append(parsed)
+            continue
+        rows = _split_rows(raw, entity)
+        if rows is None:
+            return None
+        answers.append({entity: [Spliced(head, data) for head, data in rows]})
+    return answers
+
+
+def _split_rows(raw: bytes, entity: str) -> list[tuple[RowHead, bytes]] | None:
+    try:
+        response = _rows_decoder(entity).decode(raw)
+    except msgspec.DecodeError:
+        return None
+    rows: list[tuple[RowHead, bytes]] = []
+    for item in response.rows:
+        data = bytes(item)
+        if b"\n" in data or b"\r" in data:
+            return None
+        try:
+            rows.append((_ROW_HEAD.decode(data), data))
+        except msgspec.DecodeError:
+            return None
+    return rows
+
+
+@functools.cache
 def _page_decoder(entity: str) -> msgspec.json.Decoder[t.Any]:
     """Decoder of a query page of `entity`: each row left as its raw JSON bytes."""
     rows = msgspec.defstruct(

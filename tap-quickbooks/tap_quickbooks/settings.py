@@ -5,11 +5,13 @@ Each problem raises :class:`SettingError` naming the setting, before any request
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import json
 import os
 import re
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,27 +27,212 @@ API_URLS = {
 }
 AUTH_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 DEFAULT_TOKEN_STORE = "~/.config/tap-quickbooks/tokens.json"  # noqa: S105 - a path
-DEFAULTS: dict[str, t.Any] = {
-    "environment": "production",
-    "window_days": 365,
-    "page_size": 1000,
-    "minor_version": 75,
-    "token_store_path": DEFAULT_TOKEN_STORE,
-    "max_requests_per_minute": 450,
-    "max_concurrent_requests": 10,
-    "request_timeout": 120,
-    "max_retries": 5,
-    "include_deletes": True,
-    "max_window_failures": 3,
-    "parallel_realms": True,
-    "max_total_requests": 40,
-    "max_buffered_pages": 10,
-}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """One setting, declared once: the tap's JSON schema and :func:`load_settings` read it."""
+
+    name: str
+    type: str  # "string" | "integer" | "number" | "boolean" | "date-time" | "object"
+    description: str
+    default: t.Any = None
+    required: bool = False
+    secret: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    allowed: tuple[str, ...] | None = None
+
+
 MAX_CONCURRENT = 10  # Intuit: at most 10 concurrent requests per app and realm
+ENTITY_OVERRIDE_FLAGS = ("cdc", "include_inactive", "tombstones")
+
+# Intuit stopped serving minor versions 1-74 on 2025-08-01: it answers them as 75 (its
+# "Minor versions of our API" page and developer blog, 2025-01-21).
+MIN_MINOR_VERSION = 75
+AUTO_WINDOW_DAYS = 365  # the windows a large stream is counted in when window_days is unset
+SPECS: tuple[Spec, ...] = (
+    Spec(
+        "client_id",
+        "string",
+        "OAuth 2.0 client id of your Intuit app (Keys & credentials).",
+        required=True,
+    ),
+    Spec(
+        "client_secret",
+        "string",
+        "OAuth 2.0 client secret of your Intuit app.",
+        required=True,
+        secret=True,
+    ),
+    Spec(
+        "refresh_token",
+        "string",
+        "OAuth 2.0 refresh token of the company (one per realm, comma-separated in "
+        "realm_id order, for several). Intuit rotates it: the latest token is kept in "
+        "the token store and used until you configure a different one. Not needed for "
+        "a company connected with `tap-quickbooks authorize`.",
+        secret=True,
+    ),
+    Spec(
+        "realm_id",
+        "string",
+        "QuickBooks company id (digits); several as a comma-separated list.",
+        required=True,
+    ),
+    Spec(
+        "environment",
+        "string",
+        "Intuit API environment; picks the default api_url.",
+        default="production",
+        allowed=("production", "sandbox"),
+    ),
+    Spec("api_url", "string", "API base URL override (default from environment)."),
+    Spec("auth_url", "string", "OAuth 2.0 token endpoint override (default Intuit's)."),
+    Spec(
+        "start_date",
+        "date-time",
+        "Earliest MetaData.LastUpdatedTime to extract (inclusive).",
+        required=True,
+    ),
+    Spec(
+        "end_date",
+        "date-time",
+        "Latest MetaData.LastUpdatedTime to extract (exclusive); default: when the run "
+        "starts. A run with an end_date in the past reads by query windows, never CDC.",
+    ),
+    Spec(
+        "window_days",
+        "integer",
+        "Width in days of the extraction windows (their first counts go 30 to a /batch "
+        "request; each window costs its pages and a verifying count every 25 pages). Unset: "
+        "automatic - a stream of up to 100 pages is one window, a larger one is counted in "
+        "365-day windows merged up to 100 pages (fewest requests).",
+        minimum=1,
+        maximum=3660,
+    ),
+    Spec(
+        "page_size",
+        "integer",
+        "Rows per query page.",
+        default=1000,
+        minimum=1,
+        maximum=MAX_PAGE_SIZE,
+    ),
+    Spec(
+        "minor_version",
+        "integer",
+        "QBO API minorversion sent with every request (Intuit retired 1-74 on 2025-08-01).",
+        default=75,
+        minimum=MIN_MINOR_VERSION,
+        maximum=999,
+    ),
+    Spec(
+        "token_store_path",
+        "string",
+        "JSON file (mode 0600) holding the latest refresh token per app and realm.",
+        default=DEFAULT_TOKEN_STORE,
+    ),
+    Spec(
+        "token_store_url",
+        "string",
+        "postgresql:// URL of a token store shared by runs on several machines (tables "
+        "tap_quickbooks.tokens and token_rotations); replaces token_store_path. Needs the "
+        "tap's `postgres` extra (psycopg).",
+        secret=True,
+    ),
+    Spec(
+        "max_requests_per_minute",
+        "integer",
+        "Client-side request budget per realm, shared by all streams (Intuit allows 500).",
+        default=450,
+        minimum=1,
+        maximum=1_000_000,
+    ),
+    Spec(
+        "max_concurrent_requests",
+        "integer",
+        "Requests in flight at once per realm (Intuit allows 10).",
+        default=10,
+        minimum=1,
+        maximum=MAX_CONCURRENT,
+    ),
+    Spec(
+        "request_timeout",
+        "number",
+        "Seconds before a request is abandoned and retried.",
+        default=120,
+        minimum=0,
+        maximum=600,
+    ),
+    Spec(
+        "max_retries",
+        "integer",
+        "Retries of a request after 429, 5xx, timeouts, resets or truncated bodies.",
+        default=5,
+        minimum=0,
+        maximum=20,
+    ),
+    Spec("user_agent", "string", "User-Agent header (default tap-quickbooks/<version>)."),
+    Spec(
+        "include_deletes",
+        "boolean",
+        "Emit tombstones (_sdc_deleted_at) of deleted transactions, from CDC.",
+        default=True,
+    ),
+    Spec(
+        "use_cdc",
+        "boolean",
+        "Read streams that were read less than 30 days ago from one CDC request per "
+        "company (false: query windows only).",
+        default=True,
+    ),
+    Spec(
+        "max_window_failures",
+        "integer",
+        "Stop after this many consecutive failed attempts at a window.",
+        default=3,
+        minimum=1,
+        maximum=100,
+    ),
+    Spec(
+        "parallel_realms",
+        "boolean",
+        "Read the companies of realm_id at once (each with its own budget, concurrency and "
+        "state); false: one after another.",
+        default=True,
+    ),
+    Spec(
+        "max_total_requests",
+        "integer",
+        "Requests in flight across all companies read at once; each gets an equal share, at "
+        "most max_concurrent_requests.",
+        default=40,
+        minimum=1,
+        maximum=1000,
+    ),
+    Spec(
+        "max_buffered_pages",
+        "integer",
+        "Pages read and waiting to be written, across all companies read at once.",
+        default=10,
+        minimum=1,
+        maximum=1000,
+    ),
+    Spec(
+        "entity_overrides",
+        "object",
+        "Per-entity facts Intuit does not document for certain, e.g. "
+        '{"CustomerType": {"include_inactive": true}}; flags: cdc, include_inactive, '
+        "tombstones (see README: streams).",
+    ),
+)
+SPEC = {spec.name: spec for spec in SPECS}
+DEFAULTS: dict[str, t.Any] = {s.name: s.default for s in SPECS if s.default is not None}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """Validated settings; secrets are kept out of `repr`."""
 
@@ -70,6 +257,9 @@ class Settings:
     user_agent: str
     include_deletes: bool
     max_window_failures: int
+    use_cdc: bool = True
+    merge_windows: bool = False  # window_days unset: as few windows as the counts allow
+    entity_overrides: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
     parallel_realms: bool = True
     max_total_requests: int = 40
     max_buffered_pages: int = 10
@@ -108,7 +298,9 @@ def _secret(config: Mapping[str, t.Any], name: str) -> str:
     return value.strip()
 
 
-def _int(config: Mapping[str, t.Any], name: str, lo: int, hi: int) -> int:
+def _int(config: Mapping[str, t.Any], name: str) -> int:
+    spec = SPEC[name]
+    lo, hi = int(spec.minimum or 0), int(spec.maximum or 0)
     value = config.get(name)
     if value is None:
         value = DEFAULTS[name]
@@ -124,20 +316,16 @@ def _int(config: Mapping[str, t.Any], name: str, lo: int, hi: int) -> int:
     return value
 
 
-# Intuit stopped serving minor versions 1-74 on 2025-08-01: it answers them as 75 (its
-# "Minor versions of our API" page and developer blog, 2025-01-21).
-MIN_MINOR_VERSION = 75
-
-
 def _minor_version(config: Mapping[str, t.Any]) -> int:
-    value = _int(config, "minor_version", 1, 999)
-    if value < MIN_MINOR_VERSION:
-        raise SettingError(
-            "minor_version",
-            f"must be {MIN_MINOR_VERSION} or more, got {value}: Intuit retired minor versions "
-            f"1-74 on 2025-08-01 and answers them as {MIN_MINOR_VERSION}",
-        )
-    return value
+    raw = config.get("minor_version")
+    with contextlib.suppress(TypeError, ValueError):
+        if raw is not None and not isinstance(raw, bool) and int(raw) < MIN_MINOR_VERSION:
+            raise SettingError(
+                "minor_version",
+                f"must be {MIN_MINOR_VERSION} or more, got {int(raw)}: Intuit retired minor "
+                f"versions 1-74 on 2025-08-01 and answers them as {MIN_MINOR_VERSION}",
+            )
+    return _int(config, "minor_version")
 
 
 def _url(name: str, value: t.Any) -> str:
@@ -261,13 +449,15 @@ def load_settings(
             timeout = float(timeout)
         except ValueError:
             raise SettingError("request_timeout", "must be a number of seconds") from None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-        raise SettingError("request_timeout", "must be a number of seconds from 0 to 600")
+    most = SPEC["request_timeout"].maximum or 0
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= most:
+        raise SettingError("request_timeout", f"must be a number of seconds from 0 to {most:g}")
 
     user_agent = config.get("user_agent") or default_user_agent
     if not isinstance(user_agent, str) or any(c in user_agent for c in "\r\n"):
         raise SettingError("user_agent", "must be a single-line string")
 
+    windows_set = config.get("window_days") not in (None, "")
     return Settings(
         client_id=client_id,
         client_secret=client_secret,
@@ -277,19 +467,84 @@ def load_settings(
         auth_url=auth_url,
         start_date=start_date,
         end_date=end_date,
-        window_days=_int(config, "window_days", 1, 3660),
-        page_size=_int(config, "page_size", 1, MAX_PAGE_SIZE),
+        window_days=_int(config, "window_days") if windows_set else AUTO_WINDOW_DAYS,
+        merge_windows=not windows_set,
+        page_size=_int(config, "page_size"),
         minor_version=_minor_version(config),
         token_store_path=token_store_path,
         token_store_url=token_store_url,
-        max_requests_per_minute=_int(config, "max_requests_per_minute", 1, 1_000_000),
-        max_concurrent_requests=_int(config, "max_concurrent_requests", 1, MAX_CONCURRENT),
+        max_requests_per_minute=_int(config, "max_requests_per_minute"),
+        max_concurrent_requests=_int(config, "max_concurrent_requests"),
         request_timeout=float(timeout),
-        max_retries=_int(config, "max_retries", 0, 20),
+        max_retries=_int(config, "max_retries"),
         user_agent=user_agent,
         include_deletes=_bool(config, "include_deletes"),
-        max_window_failures=_int(config, "max_window_failures", 1, 100),
+        max_window_failures=_int(config, "max_window_failures"),
+        use_cdc=_bool(config, "use_cdc"),
+        entity_overrides=_entity_overrides(config.get("entity_overrides")),
         parallel_realms=_bool(config, "parallel_realms"),
-        max_total_requests=_int(config, "max_total_requests", 1, 1000),
-        max_buffered_pages=_int(config, "max_buffered_pages", 1, 1000),
+        max_total_requests=_int(config, "max_total_requests"),
+        max_buffered_pages=_int(config, "max_buffered_pages"),
     )
+
+
+def _entity_overrides(value: t.Any) -> dict[str, dict[str, bool]]:
+    """`{Entity: {flag: bool}}` with known flags only (entity names checked by the tap)."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SettingError("entity_overrides", "must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise SettingError("entity_overrides", "must be an object of entity -> flags")
+    result: dict[str, dict[str, bool]] = {}
+    for entity, flags in value.items():
+        if not isinstance(flags, dict) or not flags:
+            raise SettingError("entity_overrides", f"{entity!r} must map to an object of flags")
+        for flag, on in flags.items():
+            if flag not in ENTITY_OVERRIDE_FLAGS:
+                known = ", ".join(ENTITY_OVERRIDE_FLAGS)
+                raise SettingError("entity_overrides", f"unknown flag {flag!r} (known: {known})")
+            if not isinstance(on, bool):
+                raise SettingError("entity_overrides", f"{entity}.{flag} must be true or false")
+        result[str(entity)] = dict(flags)
+    return result
+
+
+def config_jsonschema() -> dict[str, t.Any]:
+    """The tap's settings schema, from :data:`SPECS` (bounds included)."""
+    properties: dict[str, t.Any] = {}
+    for spec in SPECS:
+        description = spec.description
+        if spec.minimum is not None and spec.maximum is not None:
+            description = f"{description} ({spec.minimum:g}..{spec.maximum:g})"
+        prop: dict[str, t.Any] = {"description": description}
+        if spec.type == "date-time":
+            prop["type"] = ["string"] if spec.required else ["string", "null"]
+            prop["format"] = "date-time"
+        else:
+            prop["type"] = [spec.type] if spec.required else [spec.type, "null"]
+        if spec.default is not None:
+            prop["default"] = spec.default
+        if spec.minimum is not None:
+            prop["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            prop["maximum"] = spec.maximum
+        if spec.allowed:
+            prop["enum"] = list(spec.allowed)
+        if spec.secret:
+            prop["secret"] = True
+            prop["writeOnly"] = True
+        properties[spec.name] = prop
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [spec.name for spec in SPECS if spec.required],
+    }
+
+
+def coerced() -> tuple[str, ...]:
+    """Settings given as strings in hand-written config that are numbers or flags."""
+    return tuple(s.name for s in SPECS if s.type in {"integer", "number", "boolean"})

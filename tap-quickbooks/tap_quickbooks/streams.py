@@ -1,65 +1,177 @@
-"""The QuickBooks Online streams: one short class per entity."""
+"""The QuickBooks Online streams: one short declaration per entity.
+
+A stream states what it is (`entity`, its kind through its base, and any class keyword
+where the entity differs); `client.QuickBooksStream` knows what that means. The table of
+stream `x` is `raw.qb_x`. Intuit's reference for each entity is linked.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import typing as t
+from tap_quickbooks.client import QuickBooksStream
+from tap_quickbooks.realm_plan import (  # re-exported: CDC's limits, by the streams they shape
+    CDC_SKEW_MARGIN,
+    CDC_WINDOW,
+    DELETES_CHECKED_AT,
+    cdc_since,
+)
 
-from typing_extensions import override
-
-from tap_quickbooks import realms
-from tap_quickbooks.client import QuickBooksStream, RealmConnection, RequestStats, StreamTotals
-from tap_quickbooks.errors import AuthError, TapQuickBooksError
-from tap_quickbooks.records import strip_nul, utc_iso
-
-if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
-
-CDC_WINDOW = dt.timedelta(days=30)
-CDC_MAX_OBJECTS = 1000
-CDC_MARGIN = dt.timedelta(seconds=60)
-# CDC is never asked further back than CDC_WINDOW less this (a clock behind QuickBooks' by up to
-# an hour, or a company that counts the 30 days in its own time zone, still gets a start it covers).
-CDC_SKEW_MARGIN = dt.timedelta(hours=1)
-DELETES_CHECKED_AT = "deletes_checked_at"
+__all__ = ["CDC_SKEW_MARGIN", "CDC_WINDOW", "DELETES_CHECKED_AT", "STREAM_TYPES", "cdc_since"]
 
 
-def cdc_since(wanted: dt.datetime, now: dt.datetime) -> dt.datetime:
-    """The `changedSince` to ask for deletes since `wanted`: never older than CDC covers.
+class NameListStream(QuickBooksStream, kind="name_list"):
+    """A name list: inactive rows included (QuickBooks returns only active ones unless asked)."""
 
-    QuickBooks documents CDC as covering the last 30 days; an older start is answered either
-    silently or with a 400 fault ("... older than fixed days is not supported"), depending on
-    the company. So the start is clamped to `now` - 30 days + a margin for clock skew.
+
+class TransactionStream(QuickBooksStream, kind="transaction"):
+    """A transaction: hard-deleted in QuickBooks, so a delete arrives as a CDC tombstone."""
+
+
+class SingletonStream(QuickBooksStream, kind="singleton"):
+    """One object per company (`SELECT *`), read again on every run."""
+
+
+class AccountsStream(NameListStream):
+    """Account: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/account
     """
-    oldest = (now - CDC_WINDOW + CDC_SKEW_MARGIN).replace(microsecond=0)
-    return max(wanted, oldest)
+
+    name = "accounts"
+    entity = "Account"
 
 
-class CustomersStream(QuickBooksStream):
-    """Customers, active and inactive.
+class ClassesStream(NameListStream):
+    """Class: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/class
+    """
+
+    name = "classes"
+    entity = "Class"
+
+
+class CustomersStream(NameListStream):
+    """Customer: active and inactive.
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer
     """
 
     name = "customers"
     entity = "Customer"
-    include_inactive = True
 
 
-class ItemsStream(QuickBooksStream):
-    """Items (products and services), active and inactive.
+class CustomerTypesStream(NameListStream):
+    """CustomerType: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customertype
+    """
+
+    name = "customer_types"
+    entity = "CustomerType"
+
+
+class DepartmentsStream(NameListStream):
+    """Department: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/department
+    """
+
+    name = "departments"
+    entity = "Department"
+
+
+class EmployeesStream(NameListStream):
+    """Employee: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/employee
+    """
+
+    name = "employees"
+    entity = "Employee"
+
+
+class ItemsStream(NameListStream):
+    """Item: active and inactive.
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/item
     """
 
     name = "items"
     entity = "Item"
-    include_inactive = True
 
 
-class InvoicesStream(QuickBooksStream):
-    """Invoices, plus tombstones of invoices deleted since the last run (from CDC).
+class PaymentMethodsStream(NameListStream):
+    """PaymentMethod: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/paymentmethod
+    """
+
+    name = "payment_methods"
+    entity = "PaymentMethod"
+
+
+class TermsStream(NameListStream):
+    """Term: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/term
+    """
+
+    name = "terms"
+    entity = "Term"
+
+
+class VendorsStream(NameListStream):
+    """Vendor: active and inactive.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/vendor
+    """
+
+    name = "vendors"
+    entity = "Vendor"
+
+
+class TaxCodesStream(NameListStream, cdc=False):
+    """TaxCode: active and inactive. CDC does not serve it.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/taxcode
+    """
+
+    name = "tax_codes"
+    entity = "TaxCode"
+
+
+class TaxRatesStream(NameListStream, cdc=False):
+    """TaxRate: active and inactive. CDC does not serve it.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/taxrate
+    """
+
+    name = "tax_rates"
+    entity = "TaxRate"
+
+
+class TaxAgenciesStream(NameListStream, cdc=False, include_inactive=False):
+    """TaxAgency: active and inactive. CDC does not serve it; it has no Active field.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/taxagency
+    """
+
+    name = "tax_agencies"
+    entity = "TaxAgency"
+
+
+class CompanyCurrenciesStream(NameListStream):
+    """CompanyCurrency: active and inactive. Multicurrency companies only (empty otherwise).
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/companycurrency
+    """
+
+    name = "company_currencies"
+    entity = "CompanyCurrency"
+
+
+class InvoicesStream(TransactionStream):
+    """Invoice: deletes become tombstones.
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
     """
@@ -67,110 +179,222 @@ class InvoicesStream(QuickBooksStream):
     name = "invoices"
     entity = "Invoice"
 
-    @override
-    def after_windows(
-        self,
-        conn: RealmConnection,
-        context: Context,
-        bookmark_at_start: dt.datetime | None,
-        stats: RequestStats,
-        totals: StreamTotals,
-    ) -> t.Iterable[dict[str, t.Any]]:
-        """Emit CDC tombstones (`status == "Deleted"`); the bookmark does not move.
 
-        CDC is read from the QuickBooks time of the previous run's CDC answer (kept in the
-        partition state as `deletes_checked_at`; older state: the bookmark; first run: this
-        run's start), but never from further back than CDC covers (:func:`cdc_since`): the run
-        warns once what that leaves to `qbo-warehouse reconcile --mark-deleted`. A CDC request
-        that fails (other than on authentication) skips the deletes for this run with a warning;
-        the rows and their state stand, and the next run asks again from the same point.
-        """
-        realm = context["realm_id"]
-        if not self.settings.include_deletes:
-            return
-        state = self.get_context_state(context)
-        wanted = bookmark_at_start or self.connections.run_started_at
-        if isinstance(state.get(DELETES_CHECKED_AT), str):
-            with contextlib.suppress(ValueError):
-                wanted = dt.datetime.fromisoformat(state[DELETES_CHECKED_AT])
-        asked = dt.datetime.now(dt.UTC)
-        since = cdc_since(wanted, asked)
-        try:
-            objects, request_payload, server_time = conn.cdc(self.entity, since, stats)
-        except AuthError:
-            raise
-        except TapQuickBooksError as exc:
-            self.logger.warning(
-                "Deletes of %s for realm %s were not checked this run (CDC from %s failed: %s); "
-                "the rows and the state are saved, and the next run checks deletes again.",
-                self.name,
-                realm,
-                since.isoformat(),
-                exc,
-            )
+class PaymentsStream(TransactionStream):
+    """Payment: deletes become tombstones.
 
-            # Keep the point deletes are unchecked from, so the next run starts there.
-            def unchecked() -> None:
-                state[DELETES_CHECKED_AT] = wanted.isoformat()
-                self.state_manager.is_flushed = False
-                self._write_state_message()
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment
+    """
 
-            realms.on_sync_thread(unchecked)  # (state changes on the SDK's thread)
-            return
-        now = server_time or asked
-        if since > wanted or now - since > CDC_WINDOW:  # (the second: QuickBooks' clock ahead)
-            self.logger.warning(
-                "Deletes of %s for realm %s were last checked at %s, more than 30 days ago: "
-                "QuickBooks CDC covers only the last 30 days, so deletes were read from %s. "
-                "Invoices deleted before %s may be missing: run "
-                "`qbo-warehouse reconcile --mark-deleted` (make reconcile ARGS=--mark-deleted), "
-                "a full id reconciliation, to mark those rows deleted.",
-                self.name,
-                realm,
-                wanted.isoformat(),
-                since.isoformat(),
-                max(since, now - CDC_WINDOW).replace(microsecond=0).isoformat(),
-            )
-        if len(objects) >= CDC_MAX_OBJECTS:
-            self.logger.warning(
-                "CDC returned %d objects for %s realm %s (its limit is %d): some deletes may be "
-                "missing; run `qbo-warehouse reconcile --mark-deleted` to check",
-                len(objects),
-                self.name,
-                realm,
-                CDC_MAX_OBJECTS,
-            )
-        ingested = now.isoformat()
-        for obj in objects:
-            if obj.get("status") != "Deleted" or not obj.get("Id"):
-                continue
-            meta = obj.get("MetaData") or {}
-            stamp = meta.get("LastUpdatedTime") if isinstance(meta, dict) else None
-            deleted_at = utc_iso(stamp) if isinstance(stamp, str) and stamp else ingested
-            totals.tombstones += 1
-            yield {
-                "realm_id": realm,
-                "id": str(obj["Id"]),
-                "sync_token": None,
-                "last_updated_time": deleted_at,
-                "payload": strip_nul(obj),
-                "ingested_at_utc": ingested,
-                "extract_window_start_utc": since.isoformat(),
-                "extract_window_end_utc": ingested,
-                "page_number": None,
-                "page_size": None,
-                "request_payload": request_payload,
-                "_sdc_deleted_at": deleted_at,
-            }
-        # Deletes from here on are read next time (a margin for the time the answer took).
-        checked = (now - (dt.datetime.now(dt.UTC) - asked) - CDC_MARGIN).replace(microsecond=0)
-
-        def checkpoint() -> None:
-            state[DELETES_CHECKED_AT] = max(checked, since).isoformat()
-            self.state_manager.is_flushed = False
-            self._write_state_message()
-
-        realms.on_sync_thread(checkpoint)  # after the tombstones above are written
+    name = "payments"
+    entity = "Payment"
 
 
-STREAM_TYPES: tuple[type[QuickBooksStream], ...] = (InvoicesStream, CustomersStream, ItemsStream)
+class SalesReceiptsStream(TransactionStream):
+    """SalesReceipt: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/salesreceipt
+    """
+
+    name = "sales_receipts"
+    entity = "SalesReceipt"
+
+
+class CreditMemosStream(TransactionStream):
+    """CreditMemo: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/creditmemo
+    """
+
+    name = "credit_memos"
+    entity = "CreditMemo"
+
+
+class RefundReceiptsStream(TransactionStream):
+    """RefundReceipt: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/refundreceipt
+    """
+
+    name = "refund_receipts"
+    entity = "RefundReceipt"
+
+
+class EstimatesStream(TransactionStream):
+    """Estimate: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/estimate
+    """
+
+    name = "estimates"
+    entity = "Estimate"
+
+
+class BillsStream(TransactionStream):
+    """Bill: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/bill
+    """
+
+    name = "bills"
+    entity = "Bill"
+
+
+class BillPaymentsStream(TransactionStream):
+    """BillPayment: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/billpayment
+    """
+
+    name = "bill_payments"
+    entity = "BillPayment"
+
+
+class VendorCreditsStream(TransactionStream):
+    """VendorCredit: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/vendorcredit
+    """
+
+    name = "vendor_credits"
+    entity = "VendorCredit"
+
+
+class PurchasesStream(TransactionStream):
+    """Purchase: deletes become tombstones. Expenses, checks and credit card charges.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/purchase
+    """
+
+    name = "purchases"
+    entity = "Purchase"
+
+
+class PurchaseOrdersStream(TransactionStream):
+    """PurchaseOrder: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/purchaseorder
+    """
+
+    name = "purchase_orders"
+    entity = "PurchaseOrder"
+
+
+class DepositsStream(TransactionStream):
+    """Deposit: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/deposit
+    """
+
+    name = "deposits"
+    entity = "Deposit"
+
+
+class TransfersStream(TransactionStream):
+    """Transfer: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/transfer
+    """
+
+    name = "transfers"
+    entity = "Transfer"
+
+
+class JournalEntriesStream(TransactionStream):
+    """JournalEntry: deletes become tombstones.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/journalentry
+    """
+
+    name = "journal_entries"
+    entity = "JournalEntry"
+
+
+class TimeActivitiesStream(TransactionStream, cdc=False):
+    """TimeActivity: deletes become tombstones.
+
+    CDC does not serve it, so its deletes cannot be seen (reconcile --mark-deleted).
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/timeactivity
+    """
+
+    name = "time_activities"
+    entity = "TimeActivity"
+
+
+class BudgetsStream(TransactionStream, include_inactive=True):
+    """Budget: deletes become tombstones. Budgets can be made inactive: all are read.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/budget
+    """
+
+    name = "budgets"
+    entity = "Budget"
+
+
+class AttachablesStream(TransactionStream):
+    """Attachable: deletes become tombstones. Attachment metadata (notes and file references).
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/attachable
+    """
+
+    name = "attachables"
+    entity = "Attachable"
+
+
+class CompanyInfoStream(SingletonStream):
+    """CompanyInfo: one per company, read again every run.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/companyinfo
+    """
+
+    name = "company_info"
+    entity = "CompanyInfo"
+
+
+class PreferencesStream(SingletonStream):
+    """Preferences: one per company, read again every run.
+
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/preferences
+    """
+
+    name = "preferences"
+    entity = "Preferences"
+
+
+STREAM_TYPES: tuple[type[QuickBooksStream], ...] = (
+    InvoicesStream,
+    CustomersStream,
+    ItemsStream,
+    AccountsStream,
+    ClassesStream,
+    CustomerTypesStream,
+    DepartmentsStream,
+    EmployeesStream,
+    PaymentMethodsStream,
+    TermsStream,
+    VendorsStream,
+    TaxCodesStream,
+    TaxRatesStream,
+    TaxAgenciesStream,
+    CompanyCurrenciesStream,
+    PaymentsStream,
+    SalesReceiptsStream,
+    CreditMemosStream,
+    RefundReceiptsStream,
+    EstimatesStream,
+    BillsStream,
+    BillPaymentsStream,
+    VendorCreditsStream,
+    PurchasesStream,
+    PurchaseOrdersStream,
+    DepositsStream,
+    TransfersStream,
+    JournalEntriesStream,
+    TimeActivitiesStream,
+    BudgetsStream,
+    AttachablesStream,
+    CompanyInfoStream,
+    PreferencesStream,
+)
+"""Every stream, in the order they are synced (the one list everything else derives from)."""

@@ -36,11 +36,15 @@ def test_a_400_query_fault_is_one_request_and_a_one_line_error(tmp_path, no_slee
         invoice_requests: list[str] = []
 
         async def misspelt(req: t.Any) -> t.Any:
-            # A malformed statement: the emulator answers it with QuickBooks' 400 fault.
+            # A malformed statement: the emulator answers it with QuickBooks' 400 fault (a
+            # fault item in a /batch answer, where the tap plans its first requests).
             text = req.param("query") or ""
             if "FROM Invoice" in text:
                 invoice_requests.append(text)
                 req.params["query"] = [text.replace("FROM Invoice", "FROM Invoce")]
+            if req.path.endswith("/batch") and b"FROM Invoice" in req.body:
+                invoice_requests.append(req.body.decode())
+                req.body = req.body.replace(b"FROM Invoice", b"FROM Invoce")
             return await served(req)
 
         emulator.api = misspelt
@@ -63,7 +67,7 @@ def test_a_400_query_fault_is_one_request_and_a_one_line_error(tmp_path, no_slee
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tap-quickbooks: ")]
     assert len(errors) == 1, proc.stderr[-2000:]
     assert "QueryValidationError: invalid context declaration: Invoce" in errors[0]
-    assert "HTTP 400" in errors[0]
+    assert "HTTP 400" in errors[0] or "refused batch statement" in errors[0]
     assert "retr" not in errors[0]
     assert "retry" not in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -112,7 +116,11 @@ def test_rows_in_the_bookmarks_second_are_not_lost(tmp_path) -> None:
         partitions = first.last_state["bookmarks"]["invoices"]["partitions"]
         assert _utc(partitions[0]["replication_key_value"]) == bookmark
         # Another invoice changes within the bookmark's own second (QuickBooks' clock set just
-        # after it): LastUpdatedTime has whole seconds, so it ties with the bookmark.
+        # after it): LastUpdatedTime has whole seconds, so it ties with the bookmark. (A state
+        # holding only the bookmark, as an interrupted run leaves it: with `checked_through`
+        # the next run starts at that moment, before which QuickBooks' clock puts no change.)
+        for partition in partitions:
+            partition.pop("checked_through", None)
         now = emu.advance_clock()
         emu.advance_clock(seconds=bookmark.timestamp() + 0.1 - now)
         older = min(_invoices(first), key=lambda r: r["last_updated_time"])

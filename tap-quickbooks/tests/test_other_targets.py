@@ -115,7 +115,7 @@ def test_tap_piped_into_target_jsonl_writes_the_company(tmp_path, target_jsonl) 
             assert all(r["payload"]["Id"] == r["id"] for r in records)
         # The target echoes the tap's last state: the bookmark a next run starts from.
         bookmarks = states[-1]["bookmarks"]
-        assert set(bookmarks) == set(STREAMS)
+        assert set(STREAMS) <= set(bookmarks)
 
 
 def test_a_catalog_with_one_stream_deselected(tmp_path, target_jsonl) -> None:
@@ -140,7 +140,8 @@ def test_a_catalog_with_one_stream_deselected(tmp_path, target_jsonl) -> None:
         assert written(tmp_path, "items") == []
         assert loaded(written(tmp_path, "invoices")) == truth(emu, "Invoice")
         assert loaded(written(tmp_path, "customers")) == truth(emu, "Customer")
-        assert emu.stats()["by_endpoint"].get("query", 0) > 0
+        endpoints = emu.stats()["by_endpoint"]
+        assert endpoints.get("query", 0) + endpoints.get("batch", 0) > 0
 
 
 def test_a_stream_maps_filter(tmp_path, target_jsonl) -> None:

@@ -93,3 +93,19 @@ def test_records_carry_the_rows_as_the_api_returned_them(tmp_path):
     assert len(lines) == len(rows) == len(result.records["invoices"])
     for _, data in rows:
         assert sum(data in line for line in lines) == 1
+
+
+def test_batch_rows_keep_their_exact_bytes_and_counts_are_parsed():
+    body = (
+        b'{"BatchItemResponse":[{"QueryResponse":{"totalCount":7},"bId":"0"},'
+        b'{"QueryResponse":{"Invoice":[' + ROW + b'],"startPosition":1,"maxResults":1},'
+        b'"bId":"1"}],"time":"2024-01-01T00:00:00.000-08:00"}'
+    )
+    count, page_ = records.split_batch(body, [None, "Invoice"])  # type: ignore[misc]
+    assert count == {"totalCount": 7}
+    [row] = page_["Invoice"]
+    assert row.raw == ROW
+    assert row.head.Id == "12"
+    fault = b'{"BatchItemResponse":[{"Fault":{"Error":[{"code":"4000"}]},"bId":"0"}]}'
+    assert records.split_batch(fault, ["Invoice"]) is None  # parsed whole: the fault raises
+    assert records.split_batch(body, [None, "Invoice", "Bill"]) is None  # an item missing

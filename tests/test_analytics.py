@@ -1,0 +1,66 @@
+"""The pipeline with the models: `meltano run tap-quickbooks target-postgres dbt-postgres:build`.
+
+dbt builds every model and runs every test of transform/ (keys, references, the books balance)
+on what the tap loaded; here we check what it built against the raw tables it read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+
+def one(conn: psycopg.Connection[Any], query: str) -> Any:
+    row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0] if len(row) == 1 else tuple(row)
+
+
+def test_run_with_dbt_build_makes_the_books(emulator, make_project) -> None:
+    project = make_project(emulator)
+    project.meltano(
+        "--environment=demo", "run", "tap-quickbooks", "target-postgres", "dbt-postgres:build"
+    )
+
+    with psycopg.connect(project.dsn) as conn:
+        raw_tables = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+        ).fetchall()
+        # dbt reads raw and writes nothing there, not even the tables of streams not loaded.
+        assert [r[0] for r in raw_tables] == ["qb_customers", "qb_invoices", "qb_items"]
+        # Nothing depends on the raw tables: the loader can still alter or drop them.
+        dependents = one(
+            conn,
+            "select count(*) from information_schema.view_table_usage where table_schema = 'raw'",
+        )
+        assert dependents == 0
+        live = one(conn, "select count(*) from raw.qb_invoices where _sdc_deleted_at is null")
+        assert live > 0
+        assert one(conn, "select count(*) from staging.stg_qbo__invoices") == live
+        # Every live invoice with an amount posts.
+        posted = one(
+            conn,
+            "select count(distinct transaction_id) from analytics.general_ledger"
+            " where transaction_type = 'Invoice'",
+        )
+        assert posted == one(
+            conn, "select count(*) from staging.stg_qbo__invoices where total_amount <> 0"
+        )
+        # Every month's trial balance nets to zero.
+        months, unbalanced = one(
+            conn,
+            "select count(*), count(*) filter (where total <> 0) from ("
+            " select realm_id, period_month, sum(closing_balance) as total"
+            " from analytics.trial_balance group by 1, 2) as m",
+        )
+        assert months > 12
+        assert unbalanced == 0
+        income = one(
+            conn, "select sum(amount) from analytics.profit_and_loss where section = 'Income'"
+        )
+        assert income == one(
+            conn,
+            "select sum(amount) from staging.int_qbo__invoice_lines"
+            " where detail_type = 'SalesItemLineDetail'",
+        )
