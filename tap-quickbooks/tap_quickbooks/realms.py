@@ -100,7 +100,7 @@ def _run_of(tap: t.Any) -> _Run:
 
 def active(stream: t.Any) -> bool:
     """True when `stream`'s realms are read at once in this run (call before connecting)."""
-    return _run_of(stream._tap).parallel
+    return _run_of(stream.tap).parallel
 
 
 def _finish(run: _Run) -> None:
@@ -134,7 +134,7 @@ def records(
     read_realm: Callable[[dict[str, t.Any]], Iterable[dict[str, t.Any]]],
 ) -> Iterator[dict[str, t.Any]]:
     """Every realm's records of `stream` at its first partition; nothing at the others."""
-    run = _run_of(stream._tap)
+    run = _run_of(stream.tap)
     if stream.name in run.done:
         return
     run.done.add(stream.name)
@@ -146,7 +146,7 @@ def records(
     for partition in contexts:
         stream.get_context_state(partition)  # created here, on this thread, before readers
     yield from _multiplex(stream.name, contexts, read_realm, run)
-    selected = [s for s in stream._tap.streams.values() if s.selected]
+    selected = [s for s in stream.tap.streams.values() if s.selected]
     if selected and selected[-1] is stream:  # the run's last stream: report the failures
         _finish(run)
 
