@@ -40,9 +40,11 @@ class MeltanoProject(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
     timeout_seconds: float = 6 * 3600
     dbt_command: str = Field(
-        default="dbt build --project-dir transform --profiles-dir transform --vars {vars}",
+        # The project's dbt utility (meltano.yml: dbt-postgres, its `build` command).
+        default="{meltano} --environment={environment} invoke dbt-postgres:build --vars {vars}",
         description="Run in the project root when transform/dbt_project.yml exists; "
-        "{vars} becomes the company's dbt vars, {'realm_id': ...}.",
+        "{vars} becomes the company's dbt vars ({'realm_id': ...}), {meltano} and "
+        "{environment} this resource's.",
     )
 
     def load(self, realm_id: str, run_label: str) -> loads.Outcome:

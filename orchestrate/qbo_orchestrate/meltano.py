@@ -106,8 +106,16 @@ def run_company(
     _step(command, project, child, log, timeout, f"company {realm_id}: meltano run")
     dbt = "skipped: no transform/dbt_project.yml"
     if (project / DBT_PROJECT).exists():
-        variables = json.dumps({"realm_id": realm_id})
-        args = [a.replace("{vars}", variables) for a in shlex.split(dbt_command)]
+        fill = {
+            "{vars}": json.dumps({"realm_id": realm_id}),
+            "{meltano}": meltano,
+            "{environment}": environment,
+        }
+        args = []
+        for arg in shlex.split(dbt_command):
+            for key, value in fill.items():
+                arg = arg.replace(key, value)
+            args.append(arg)
         _step(args, project, child, log, timeout, f"company {realm_id}: dbt")
         dbt = "ran"
     return Outcome(realm_id, state_id(environment, realm_id), log, dbt)
