@@ -5,7 +5,8 @@ Steps: start the emulator in the background (fixed seed and size, its issued tok
 else TARGET_POSTGRES_SQLALCHEMY_URL, else TARGET_POSTGRES_HOST and its siblings, else an embedded
 server under `.meltano/demo/pgdata`), run
 `meltano --environment=demo run tap-quickbooks target-postgres`, stop the emulator, and print per
-table: rows, distinct keys, windows and the LastUpdatedTime range, then checks every row against the
+table (one per stream of the tap, `qbo_warehouse.streams`): rows, distinct keys, deletes, inactive
+rows, windows and the LastUpdatedTime range, then checks every row of every entity against the
 emulator's company. Exits non-zero when the run fails or a table does not match the emulator.
 """
 
@@ -30,6 +31,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 from qbo_warehouse.db import libpq_dsn
+from qbo_warehouse.streams import STREAMS
 from qbo_warehouse.summary import TableSummary, render_table, summarize
 
 if TYPE_CHECKING:
@@ -46,7 +48,8 @@ STATE_ID = "demo:tap-quickbooks-to-target-postgres"
 # Must match the `demo` environment in meltano.yml (overridable for parallel runs).
 EMULATOR_PORT = int(os.environ.get("QBO_DEMO_EMULATOR_PORT", "48123"))
 COMPANY = {"seed": "8", "customers": "150", "items": "50", "invoices": "1600"}
-TABLE_OF_ENTITY = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
+# Every stream of QuickBooks objects, from the tap's stream list (tests/test_drift.py).
+TABLE_OF_ENTITY = {s.entity: s.table for s in STREAMS if s.is_entity}
 READY_TIMEOUT_S = 60.0
 REALMS = 1  # companies the emulator serves (--realms), all loaded in one run
 
@@ -175,10 +178,14 @@ def differences(conn: psycopg.Connection[tuple[object, ...]], company: dict[str,
     """How the raw tables differ from the emulator's company (empty when they match).
 
     Every live object must be there once with its current SyncToken; a row marked deleted
-    (`_sdc_deleted_at`) must be an invoice deleted upstream.
+    (`_sdc_deleted_at`) must be an object deleted upstream.
     """
     problems: list[str] = []
     for entity, table in TABLE_OF_ENTITY.items():
+        lacking = sorted(realm for realm, c in company.items() if entity not in c)
+        if lacking:
+            problems.append(f"raw.{table}: the emulator has no {entity} (realm {lacking[0]})")
+            continue
         live = {(realm, i): tok for realm, c in company.items() for i, tok in c[entity].items()}
         gone = {(realm, i) for realm, c in company.items() for i in c["deleted"].get(entity, [])}
         rows = conn.execute(
@@ -206,10 +213,12 @@ def differences(conn: psycopg.Connection[tuple[object, ...]], company: dict[str,
 
 
 def tables_exist(dsn: str) -> bool:
-    """Whether the raw tables are already there (else any saved demo state is stale)."""
+    """Whether every raw table is already there (else any saved demo state is stale)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT to_regclass('raw.qb_invoices') IS NOT NULL").fetchone()
-    return bool(row and row[0])
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
+        ).fetchall()
+    return set(TABLE_OF_ENTITY.values()) <= {str(r[0]) for r in rows}
 
 
 def fingerprint(company: dict[str, Any]) -> str:
@@ -353,10 +362,12 @@ def report(
     print()
     print(render_table(summaries))
     print()
+    counts = []
     for entity in TABLE_OF_ENTITY:
-        live = sum(len(c[entity]) for c in company.values())
+        live = sum(len(c.get(entity, {})) for c in company.values())
         gone = sum(len(c["deleted"].get(entity, [])) for c in company.values())
-        print(f"emulator {entity}: {live} live" + (f", {gone} deleted" if gone else ""))
+        counts.append(f"{entity} {live}" + (f" (+{gone} deleted)" if gone else ""))
+    print("emulator: " + ", ".join(counts))
     where = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1@", dsn)  # never print a password
     print(f"Postgres: {where}")
     if problems:

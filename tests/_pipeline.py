@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import requests
+from qbo_warehouse.streams import STREAMS as TAP_STREAMS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -46,8 +47,11 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLIENT_ID = "nothing-lost-client"
 CLIENT_SECRET = "nlCS-7d41f0c9b2e6-client-secret-a58e3"
 
-STREAMS = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
-TABLES = {"invoices": "qb_invoices", "customers": "qb_customers", "items": "qb_items"}
+# Every stream of QuickBooks objects, from the tap's stream list (tests/test_drift.py).
+STREAMS = {s.name: s.entity for s in TAP_STREAMS if s.is_entity}
+TABLES = {s.name: s.table for s in TAP_STREAMS if s.is_entity}
+# Streams that keep a bookmark (a singleton is read whole every run: it has none).
+BOOKMARKED = {s.name for s in TAP_STREAMS if s.is_entity and s.kind != "singleton"}
 STATE_ID = "dev:tap-quickbooks-to-target-postgres"
 START_DATE = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 WINDOW_DAYS = 180
@@ -56,10 +60,14 @@ _TOKEN_HEAD = re.compile(r"^RT1-\d+-H0-\d{10}")
 
 _TS = r"'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z'"
 QUERY_RE = re.compile(
-    r"^SELECT (?:\*|COUNT\(\*\)) FROM (?:Invoice|Customer|Item) "
+    r"^SELECT (?:\*|COUNT\(\*\)) FROM (?:" + "|".join(STREAMS.values()) + ") "
     rf"WHERE MetaData\.LastUpdatedTime >= {_TS} AND MetaData\.LastUpdatedTime < {_TS}"
     r"(?: AND Active IN \(true, false\))?"
     r"(?: ORDERBY MetaData\.LastUpdatedTime STARTPOSITION [1-9]\d* MAXRESULTS [1-9]\d*)?$"
+)
+# A singleton is read whole (one object per company).
+SINGLETON_RE = re.compile(
+    r"^SELECT \* FROM (?:" + "|".join(s.entity for s in TAP_STREAMS if s.kind == "singleton") + ")$"
 )
 
 
@@ -199,6 +207,7 @@ class Probe:
         self.emu = emu
         self.requests = 0
         self.queries: list[str] = []
+        self.batched: list[str] = []  # statements sent in /batch requests
         self.paths: list[str] = []
         self.seen: list[str] = []  # every query and path since the start (kept by `reset`)
         self.issued: list[str] = []
@@ -221,6 +230,14 @@ class Probe:
         if text:
             self.queries.append(text)
             self.seen.append(text)
+        if req.path.endswith("/batch"):
+            # The statements of a /batch request (the hooks see only the query parameter).
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                items = json.loads(req.body or b"{}").get("BatchItemRequest") or []
+                for item in items:
+                    if isinstance(item, dict) and isinstance(item.get("Query"), str):
+                        self.batched.append(item["Query"])
+                        self.seen.append(item["Query"])
         for hook in list(self.hooks):
             hook(number, text)
         hold = self._hold
@@ -255,6 +272,7 @@ class Probe:
         self.release()
         self.requests = 0
         self.queries.clear()
+        self.batched.clear()
         self.paths.clear()
         self.hooks.clear()
 
@@ -280,6 +298,23 @@ def window_start(index: int) -> str:
     """The query literal of the start of window `index` (0-based) of the test plan."""
     moment = START_DATE + dt.timedelta(days=WINDOW_DAYS * index)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_query_at(entity: str, page: int) -> Callable[[int, str], bool]:
+    """Predicate: the `page`-th page of `entity` read by a query (mid-stream, whatever windows).
+
+    Pages read in the planning /batch request do not count: only `/query` requests.
+    """
+    prefix = f"SELECT * FROM {entity} WHERE "
+    seen = [0]
+
+    def at(_n: int, text: str) -> bool:
+        if not text.startswith(prefix):
+            return False
+        seen[0] += 1
+        return seen[0] == page
+
+    return at
 
 
 def count_query_at(entity: str, index: int) -> Callable[[int, str], bool]:
@@ -643,11 +678,16 @@ class Pipeline:
         """Every query the tap sent has the fixed shape (no setting changed its meaning)."""
         seen = self.probe.seen
         paths = [p for p in seen if p.startswith("/")]
-        bad = [q for q in seen if not q.startswith("/") and not QUERY_RE.match(q)]
+        bad = [
+            q
+            for q in seen
+            if not q.startswith("/") and not QUERY_RE.match(q) and not SINGLETON_RE.match(q)
+        ]
         assert not bad, f"unexpected query text: {bad[:3]}"
         realms = {p.split("/")[3] for p in paths if p.startswith("/v3/company/")}
         assert realms <= {self.realm}, realms
-        assert {p.split("/")[4] for p in paths if p.startswith("/v3/company/")} <= {"query", "cdc"}
+        endpoints = {p.split("/")[4] for p in paths if p.startswith("/v3/company/")}
+        assert endpoints <= {"query", "cdc", "batch"}, endpoints
 
     def assert_no_secrets(self) -> None:
         """No secret in anything captured, the state, the tables or `request_payload`."""

@@ -22,6 +22,9 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 from psycopg.rows import dict_row
+from qbo_warehouse.streams import STREAMS as TAP_STREAMS
+
+ENTITY_STREAMS = tuple(s for s in TAP_STREAMS if s.is_entity)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,8 +34,9 @@ BIN = Path(sys.executable).parent
 MELTANO = BIN / "meltano"
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 STATE_ID = "demo:tap-quickbooks-to-target-postgres"
-TABLES = {"Invoice": "qb_invoices", "Customer": "qb_customers", "Item": "qb_items"}
-STREAMS = {"Invoice": "invoices", "Customer": "customers", "Item": "items"}
+# Every stream of QuickBooks objects, from the tap's stream list (tests/test_drift.py).
+TABLES = {s.entity: s.table for s in ENTITY_STREAMS}
+STREAMS = {s.entity: s.name for s in ENTITY_STREAMS}
 PLUGIN_EXECUTABLES = (
     ".meltano/extractors/tap-quickbooks/venv/bin/tap-quickbooks",
     ".meltano/loaders/target-postgres/venv/bin/target-postgres",
@@ -229,7 +233,7 @@ def mismatches(dsn: str, truth: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per table, what differs from the emulator's truth (an empty dict per table when equal).
 
     Live objects must each be loaded once with the current SyncToken; rows marked deleted must be
-    invoices deleted upstream.
+    objects deleted upstream.
     """
     out: dict[str, dict[str, Any]] = {}
     for entity, table in TABLES.items():

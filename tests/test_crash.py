@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 import pytest
 from _pipeline import (
+    BOOKMARKED,
     CLIENT_ID,
     CLIENT_SECRET,
     Pipeline,
     bookmarks,
-    count_query_at,
     database,
+    page_query_at,
     wait_for,
 )
 from qbo_emulator.testing import EmulatorServer
@@ -39,8 +40,8 @@ RNG_SEED = 20261127
 
 @dataclass(frozen=True)
 class KillPoint:
-    """Where to kill: `paging` (fraction of a full run's requests), `window`
-    (entity, window index), `target` (table the target is writing) or `incremental`."""
+    """Where to kill: `paging` (fraction of a full run's requests), `page` (entity, page
+    read by a query, mid-stream), `target` (table the target is writing) or `incremental`."""
 
     name: str
     kind: str
@@ -56,8 +57,8 @@ def _kill_points() -> list[KillPoint]:
     return [
         KillPoint("incremental-run", "incremental"),
         *(KillPoint(f"after-request-{i}-of-5", "paging", fraction=f) for i, f in enumerate(paging)),
-        KillPoint("between-customer-windows", "window", entity="Customer", window=4),
-        KillPoint("between-invoice-windows", "window", entity="Invoice", window=6),
+        KillPoint("mid-customers", "page", entity="Customer", window=2),
+        KillPoint("mid-invoices", "page", entity="Invoice", window=6),
         KillPoint("target-writing-invoices", "target", table="qb_invoices"),
         KillPoint("target-writing-customers", "target", table="qb_customers"),
     ]
@@ -115,15 +116,16 @@ def test_kill_then_rerun_loads_exactly_quickbooks(
         ):
             ids = sorted(pipe.emu.truth()[pipe.realm][entity], key=int)
             pipe.emu.mutate(pipe.realm, entity, op, None if op == "create" else ids[len(ids) // 3])
-        pipe.probe.hold(lambda n, _q: n == 4)
+        # An incremental run is one /cdc and one /batch request: hold the second.
+        pipe.probe.hold(lambda n, _q: n == 2)
     else:
         suffix = point.name
         pipe.truncate()
         if point.kind == "paging":
             k = max(2, int(point.fraction * full_run_requests))
             pipe.probe.hold(lambda n, _q: n == k)
-        elif point.kind == "window":
-            pipe.probe.hold(count_query_at(point.entity, point.window))
+        elif point.kind == "page":
+            pipe.probe.hold(page_query_at(point.entity, point.window))
 
     if point.kind == "target":
         with pipe.connect() as locker, locker.transaction():
@@ -165,7 +167,7 @@ def test_kill_then_rerun_loads_exactly_quickbooks(
     final = pipe.assert_matches_truth(f"rerun after kill at {point.name}")
     pipe.assert_state_not_ahead(state_at_kill, loaded_at_kill, final, f"kill at {point.name}")
     state = pipe.state(suffix)
-    assert {stream for stream, _realm in bookmarks(state)} == {"invoices", "customers", "items"}
+    assert {stream for stream, _realm in bookmarks(state)} == BOOKMARKED
     pipe.assert_state_not_ahead(state, final, final, f"after the rerun of {point.name}")
 
     if point.kind == "incremental":

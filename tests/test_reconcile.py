@@ -7,15 +7,15 @@ import subprocess
 from typing import Any
 
 import psycopg
-from conftest import BIN
+from conftest import BIN, ENTITY_STREAMS
 
 
-def reconcile(project: Any, *args: str) -> tuple[int, str]:
+def reconcile(project: Any, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run the documented command: the tap's settings from `meltano config`, piped in.
 
     `meltano --environment=demo config --unsafe print tap-quickbooks --format=json |
     qbo-warehouse reconcile --tap-config -`, the target's TARGET_POSTGRES_SQLALCHEMY_URL from
-    the environment.
+    the environment (`env` adds to it, e.g. a `TAP_QUICKBOOKS_*` override).
     """
     config = project.meltano(
         "--environment=demo", "config", "--unsafe", "print", "tap-quickbooks", "--format=json"
@@ -23,7 +23,7 @@ def reconcile(project: Any, *args: str) -> tuple[int, str]:
     proc = subprocess.run(
         [str(BIN / "qbo-warehouse"), "reconcile", "--tap-config", "-", *args],
         input=config.stdout,
-        env=project.env,
+        env={**project.env, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -39,9 +39,13 @@ def test_reconcile_passes_on_a_clean_load_and_names_the_window_of_a_lost_row(
     project = make_project(emulator)
     project.run()
 
-    code, out = reconcile(project)
+    # Every stream, one window each (a COUNT per stream and window: 120-day windows would
+    # spend most of a minute's request budget).
+    code, out = reconcile(project, env={"TAP_QUICKBOOKS_WINDOW_DAYS": "3000"})
     assert code == 0, out
     assert "reconcile: everything matches" in out
+    for stream in ENTITY_STREAMS:
+        assert f"OK       9341450000000001 {stream.name}: " in out, stream.name
     assert "qbo-emulator-secret" not in out
     assert "refresh" not in out.lower()
 
@@ -53,7 +57,7 @@ def test_reconcile_passes_on_a_clean_load_and_names_the_window_of_a_lost_row(
     assert lost is not None
     lost_id, updated = lost
 
-    code, out = reconcile(project)
+    code, out = reconcile(project, "--stream", "invoices", "--stream", "customers")
     assert code == 1
     line = next(line for line in out.splitlines() if "MISMATCH: missing 1 row(s)" in line)
     start, end = re.search(r"\[(\S+), (\S+)\)", line).groups()  # type: ignore[union-attr]

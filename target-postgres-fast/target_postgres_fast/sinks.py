@@ -36,6 +36,7 @@ import dataclasses
 import datetime as dt
 import decimal
 import functools
+import itertools
 import time
 import typing as t
 import uuid
@@ -74,6 +75,16 @@ __all__ = ["FastPostgresSink"]
 
 _UTC = dt.UTC
 _SEQ_COLUMN = "_tpf_seq"
+MAX_OPEN_BATCHES = 8
+"""Batches held open at once, across the streams of a run.
+
+Each open batch holds a pooled connection in a running COPY until it is drained,
+and the sinks share one SQLAlchemy pool (5 connections plus 10 overflow, which
+``prepare_table`` and the merge need too). Opening a batch beyond this number
+first drains the batch that was opened longest ago: a run of many streams then
+loads each one in turn instead of timing out on the pool.
+"""
+_opened = itertools.count()
 
 Converter = t.Callable[[t.Any], t.Any]
 
@@ -152,6 +163,7 @@ class _Stream:
         default_factory=list
     )
     rows: int = 0
+    opened: int = dataclasses.field(default_factory=lambda: next(_opened))
 
 
 class FastPostgresSink(PostgresSink):
@@ -349,6 +361,27 @@ class FastPostgresSink(PostgresSink):
     def _key_of(self, record: dict[str, t.Any]) -> tuple[t.Any, ...]:
         return tuple(_plain(record[key]) for key in self.key_properties)
 
+    def _make_room(self) -> None:
+        """Drain the oldest open batches of other streams (``MAX_OPEN_BATCHES``)."""
+        target = self._fast_target
+        open_sinks = sorted(
+            (
+                sink
+                for sink in target._sinks_active.values()
+                if isinstance(sink, FastPostgresSink)
+                and sink is not self
+                and sink._stream is not None
+            ),
+            key=lambda sink: sink._stream.opened if sink._stream else 0,
+        )
+        for sink in open_sinks[: max(0, len(open_sinks) - MAX_OPEN_BATCHES + 1)]:
+            self.logger.info(
+                "Draining the open batch of stream %s: more than %d batches open",
+                sink.stream_name,
+                MAX_OPEN_BATCHES,
+            )
+            target.drain_one(sink)
+
     def _open_stream(self) -> _Stream:
         """Start a transaction and a COPY, straight into the table if allowed."""
         assert self._plan is not None
@@ -521,6 +554,7 @@ class FastPostgresSink(PostgresSink):
         """Send one converted row to the open batch (opened here if needed)."""
         stream = self._stream
         if stream is None:
+            self._make_room()
             stream = self._stream = self._open_stream()
         if stream.direct:
             if key in self._row_for_key:

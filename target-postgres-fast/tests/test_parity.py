@@ -434,3 +434,21 @@ def test_deadlock_with_another_writer_is_staged_and_merged(harness: Harness) -> 
     assert "a deadlock with another session writing the table" in stderr
     rows = dict(harness.conn.execute(f"SELECT id, sync_token FROM {table}").fetchall())
     assert rows == {"1": "0", "11": "7", "12": "7"}  # the batch's values, merged
+
+
+def test_many_streams_share_the_pool(harness: Harness) -> None:
+    # 40 streams one after the other, none filling its batch: each open batch holds a
+    # pooled connection (5 + 10 overflow), so the oldest ones are drained to make room.
+    rnd = random.Random(40)
+    lines: list[str] = []
+    for n in range(40):
+        stream = f"stream_{n:02d}"
+        lines.append(json.dumps(schema_message(stream)) + "\n")
+        lines.extend(record_line(str(i), "0", rnd, stream=stream) for i in range(1, 4))
+        lines.append(state_line({"bookmarks": {stream: {"n": n}}}))
+    stock, fast, s, f = harness.run_both("".join(lines), "many", batch_size_rows=1000)
+    _ok(stock, fast)
+    harness.assert_same(s, f)
+    assert len(harness.tables(f)) == 40
+    assert fast.states == stock.states
+    assert "more than 8 batches open" in fast.stderr

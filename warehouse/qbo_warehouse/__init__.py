@@ -1,4 +1,4 @@
-"""Checks on the raw QuickBooks tables loaded into Postgres by the Meltano pipeline."""
+"""Checks on the raw QuickBooks tables loaded into Postgres by the Meltano pipeline.
 
-TABLES = ("qb_invoices", "qb_customers", "qb_items")
-"""The raw tables, one per tap stream, in the order the tap syncs them."""
+The tables, one per tap stream, are listed in `qbo_warehouse.streams` (read from the tap).
+"""

@@ -4,12 +4,18 @@ QuickBooks is asked through the tap's own modules (settings, token store, connec
 text, windows), so a reconcile run refreshes tokens exactly as the tap does and leaves the
 latest rotated refresh token in the same token store.
 
-For every realm, stream and window of `[start_date, end_date)` (cut like the tap's):
+Every stream of the tap is covered (`qbo_warehouse.streams`). For every realm, name-list or
+transaction stream and window of `[start_date, end_date)` (cut like the tap's):
 
 * QuickBooks: ``SELECT COUNT(*)`` over the tap's WHERE clause (inactive rows included for
-  customers and items);
+  name lists);
 * Postgres: distinct live keys (``_sdc_deleted_at IS NULL``) whose `last_updated_time` lies
   in the window, and duplicate keys (rows minus distinct keys).
+
+Name lists are also compared on their inactive rows over the whole range (``Active = false``
+in QuickBooks, `payload->>'Active'` in Postgres). Singletons (CompanyInfo, Preferences) are read
+whole, whatever their LastUpdatedTime, and compared id by id and SyncToken by SyncToken. Report
+streams are not compared.
 
 A window whose counts differ is then compared id by id: ids QuickBooks has and Postgres lacks
 (*missing*, or *stale* when Postgres holds an older version of the row in another window), and
@@ -33,12 +39,12 @@ import psycopg
 from psycopg import sql
 from tap_quickbooks import pagination, query, windows
 from tap_quickbooks.auth import Store, open_store
-from tap_quickbooks.client import RealmConnection, RequestStats
+from tap_quickbooks.connection import MAX_BATCH_ITEMS, RealmConnection, RequestStats
 from tap_quickbooks.errors import SettingError, TapQuickBooksError
 from tap_quickbooks.settings import load_settings
-from tap_quickbooks.streams import STREAM_TYPES
 
 from qbo_warehouse.db import connect
+from qbo_warehouse.streams import NAME_LIST, SINGLETON, STREAMS, Stream
 
 if t.TYPE_CHECKING:
     import argparse
@@ -78,25 +84,8 @@ class ReconcileError(Exception):
     """A setting or input problem: one line naming it, exit code 2."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Stream:
-    """One tap stream and the raw table it lands in."""
-
-    name: str
-    entity: str
-    include_inactive: bool
-
-    @property
-    def table(self) -> str:
-        """The table name Meltano's `__alias__` gives the stream."""
-        return f"qb_{self.name}"
-
-
-STREAMS = tuple(
-    Stream(str(getattr(s, "name")), s.entity, s.include_inactive)  # noqa: B009 - see below
-    for s in STREAM_TYPES
-)
-"""invoices, customers, items (the SDK declares `Stream.name` per instance, hence getattr)."""
+RECONCILED = tuple(s for s in STREAMS if s.is_entity)
+"""The streams reconcile compares: every stream of QuickBooks objects (not reports)."""
 
 
 @dataclasses.dataclass
@@ -105,7 +94,8 @@ class WindowResult:
 
     realm_id: str
     stream: str
-    window: windows.Window
+    window: windows.Window | None
+    """None for a singleton, read whole whatever its LastUpdatedTime."""
     qbo: int
     postgres: int
     duplicates: int = 0
@@ -138,16 +128,22 @@ class WindowResult:
         if self.duplicates:
             parts.append(f"{self.duplicates} duplicate key(s)")
         if not parts:
-            parts.append("ids differ")
+            singleton_changed = self.window is None and self.stale
+            parts.append("SyncTokens differ" if singleton_changed else "ids differ")
         return "MISMATCH: " + ", ".join(parts)
+
+    @property
+    def label(self) -> str:
+        """The window as text (`whole object` for a singleton)."""
+        return self.window.label if self.window else "whole object (read every run)"
 
     def as_dict(self) -> dict[str, t.Any]:
         """JSON-friendly view."""
         return {
             "realm_id": self.realm_id,
             "stream": self.stream,
-            "window_start": self.window.start.isoformat(),
-            "window_end": self.window.end.isoformat(),
+            "window_start": self.window.start.isoformat() if self.window else None,
+            "window_end": self.window.end.isoformat() if self.window else None,
             "qbo_count": self.qbo,
             "postgres_count": self.postgres,
             "duplicates": self.duplicates,
@@ -166,23 +162,35 @@ class StreamReport:
 
     realm_id: str
     stream: str
+    kind: str
     table: str
     table_exists: bool
     windows: list[WindowResult]
     duplicate_keys: list[tuple[str, int]]
     before_range: int = 0
     after_range: int = 0
+    tombstones: int = 0
+    """Rows marked deleted (`_sdc_deleted_at` set), anywhere in time."""
+    qbo_inactive: int | None = None
+    postgres_inactive: int | None = None
+    """Name lists: rows with `Active` false in the range (None for other kinds)."""
+
+    @property
+    def inactive_ok(self) -> bool:
+        """Both sides count the same inactive rows (always true for other kinds)."""
+        return self.qbo_inactive == self.postgres_inactive
 
     @property
     def ok(self) -> bool:
-        """Every window matches and the table has no duplicate key."""
-        return all(w.ok for w in self.windows) and not self.duplicate_keys
+        """Every window matches, inactive rows agree and the table has no duplicate key."""
+        return all(w.ok for w in self.windows) and not self.duplicate_keys and self.inactive_ok
 
     def as_dict(self) -> dict[str, t.Any]:
         """JSON-friendly view."""
         return {
             "realm_id": self.realm_id,
             "stream": self.stream,
+            "kind": self.kind,
             "table": self.table,
             "table_exists": self.table_exists,
             "ok": self.ok,
@@ -193,6 +201,9 @@ class StreamReport:
             "duplicate_keys": [{"id": i, "rows": n} for i, n in self.duplicate_keys],
             "rows_before_start_date": self.before_range,
             "rows_after_end_date": self.after_range,
+            "tombstones": self.tombstones,
+            "qbo_inactive": self.qbo_inactive,
+            "postgres_inactive": self.postgres_inactive,
             "window_results": [w.as_dict() for w in self.windows],
         }
 
@@ -291,12 +302,13 @@ class QuickBooks:
         """Close the connection."""
         self.conn.close()
 
-    def count(self, stream: Stream, window: windows.Window) -> int:
-        """`COUNT(*)` of the window, with the tap's WHERE clause."""
-        text = query.count_query(
-            stream.entity, window.range, include_inactive=stream.include_inactive
-        )
-        return int(self.conn.count(text, self.stats))
+    def ask(self, statements: Sequence[str]) -> list[dict[str, t.Any]]:
+        """Each statement's `QueryResponse`, in order, `MAX_BATCH_ITEMS` to a `/batch` request."""
+        answers: list[dict[str, t.Any]] = []
+        for i in range(0, len(statements), MAX_BATCH_ITEMS):
+            found, _ = self.conn.batch(statements[i : i + MAX_BATCH_ITEMS], self.stats)
+            answers.extend(found)
+        return answers
 
     def window_ids(self, stream: Stream, window: windows.Window, total: int) -> set[str]:
         """Ids in the window, read with the tap's pages (`total` = the window's count)."""
@@ -336,6 +348,41 @@ class QuickBooks:
 
 def _id_order(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (1 << 62, value)
+
+
+def count_statement(stream: Stream, window: windows.Window) -> str:
+    """`COUNT(*)` of the window, with the tap's WHERE clause."""
+    return query.count_query(stream.entity, window.range, include_inactive=stream.include_inactive)
+
+
+def inactive_statement(stream: Stream, rng: query.Range) -> str:
+    """`COUNT(*)` of the range's inactive rows (`Active = false`) of a name list."""
+    return (
+        f"SELECT COUNT(*) FROM {query.validate_entity(stream.entity)} "  # noqa: S608 - QBO query
+        f"{query.where_clause(rng, include_inactive=False)} AND Active = false"
+    )
+
+
+def singleton_statement(stream: Stream) -> str:
+    """Every object of a singleton entity (one per company), whatever its LastUpdatedTime."""
+    return f"SELECT * FROM {query.validate_entity(stream.entity)}"  # noqa: S608 - validated
+
+
+def _total(answer: dict[str, t.Any]) -> int:
+    total = answer.get("totalCount", 0)
+    if not isinstance(total, int) or total < 0:
+        msg = f"QuickBooks answered COUNT(*) with {total!r}"
+        raise TapQuickBooksError(msg)
+    return total
+
+
+def _versions(stream: Stream, answer: dict[str, t.Any]) -> dict[str, str]:
+    rows = answer.get(stream.entity) or []
+    return {
+        str(row["Id"]): str(row.get("SyncToken"))
+        for row in rows
+        if isinstance(row, dict) and "Id" in row
+    }
 
 
 # Postgres side -----------------------------------------------------------------------------
@@ -410,6 +457,50 @@ class Table:
         ).fetchall()
         return {str(r[0]) for r in rows}
 
+    def versions(self, realm: str) -> dict[str, str]:
+        """`{id: sync_token}` of the live rows (a duplicate key keeps one of its tokens)."""
+        if not self.exists:
+            return {}
+        if "sync_token" not in self.columns:
+            msg = f"schema: table {self.name} has no column sync_token"
+            raise ReconcileError(msg)
+        rows = self.conn.execute(
+            sql.SQL(
+                "SELECT id, sync_token FROM {table} WHERE realm_id = %s AND _sdc_deleted_at IS NULL"
+            ).format(table=self.ident),
+            (realm,),
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def tombstones(self, realm: str) -> int:
+        """Rows marked deleted, anywhere in time."""
+        if not self.exists:
+            return 0
+        row = self.conn.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {table} WHERE realm_id = %s AND _sdc_deleted_at IS NOT NULL"
+            ).format(table=self.ident),
+            (realm,),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def inactive(self, realm: str, start: dt.datetime, end: dt.datetime) -> int:
+        """Live rows with `Active` false whose `last_updated_time` lies in `[start, end)`."""
+        if not self.exists:
+            return 0
+        if "payload" not in self.columns:
+            msg = f"schema: table {self.name} has no column payload"
+            raise ReconcileError(msg)
+        row = self.conn.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {table} WHERE realm_id = %s AND _sdc_deleted_at IS NULL"
+                " AND last_updated_time >= %s AND last_updated_time < %s"
+                " AND payload->>'Active' = 'false'"
+            ).format(table=self.ident),
+            (realm, start, end),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def duplicate_keys(self, realm: str, limit: int = 100) -> list[tuple[str, int]]:
         """Keys stored more than once (only possible without a primary key)."""
         if not self.exists:
@@ -446,7 +537,7 @@ def reconcile(
     settings: Settings,
     *,
     schema: str = "raw",
-    streams: Sequence[Stream] = STREAMS,
+    streams: Sequence[Stream] = RECONCILED,
     compare_all_ids: bool = False,
     mark_deleted: bool = False,
     now: dt.datetime | None = None,
@@ -463,21 +554,51 @@ def reconcile(
     step = dt.timedelta(days=settings.window_days)
     store = open_store(settings.token_store_path, settings.token_store_url)
     report = Report(start=start, end=end, streams=[])
+    streams = [overridden(stream, settings) for stream in streams]
     compare_all_ids = compare_all_ids or mark_deleted
+    streams = [s for s in streams if s.is_entity]
+    rng = query.Range(start, end)
+    # Every count (and each singleton) of a realm, asked together in /batch requests.
+    statements: dict[str, list[str]] = {}
+    for stream in streams:
+        if stream.kind == SINGLETON:
+            statements[stream.name] = [singleton_statement(stream)]
+            continue
+        statements[stream.name] = [count_statement(stream, w) for w in plan]
+        if stream.kind == NAME_LIST and stream.include_inactive:
+            statements[stream.name].append(inactive_statement(stream, rng))
     for realm in settings.realm_ids:
         qbo = QuickBooks(settings, realm, store)
         try:
+            answers = iter(qbo.ask([text for s in streams for text in statements[s.name]]))
             for stream in streams:
+                mine = [next(answers) for _ in statements[stream.name]]
                 table = Table(conn, schema, stream.table)
-                report.streams.append(
-                    _reconcile_stream(
-                        qbo, table, realm, stream, plan, step, compare_all_ids, mark_deleted, now
+                if stream.kind == SINGLETON:
+                    result = _reconcile_singleton(table, realm, stream, _versions(stream, mine[0]))
+                else:
+                    counts = [_total(answer) for answer in mine]
+                    result = _reconcile_stream(
+                        qbo, table, realm, stream, plan, step, counts, compare_all_ids, now
                     )
-                )
+                    if mark_deleted:
+                        _mark_deleted(table, realm, result, now)
+                report.streams.append(result)
         finally:
             report.requests += qbo.stats.requests
             qbo.close()
     return report
+
+
+def overridden(stream: Stream, settings: Settings) -> Stream:
+    """The stream as the tap reads it: `entity_overrides` may change its flags."""
+    flags = (getattr(settings, "entity_overrides", None) or {}).get(stream.entity) or {}
+    return dataclasses.replace(
+        stream,
+        cdc=bool(flags.get("cdc", stream.cdc)),
+        include_inactive=bool(flags.get("include_inactive", stream.include_inactive)),
+        tombstones=bool(flags.get("tombstones", stream.tombstones)),
+    )
 
 
 def _reconcile_stream(
@@ -487,10 +608,11 @@ def _reconcile_stream(
     stream: Stream,
     plan: Sequence[windows.Window],
     step: dt.timedelta,
+    counts: Sequence[int],
     compare_all_ids: bool,
-    mark_deleted: bool,
     now: dt.datetime,
 ) -> StreamReport:
+    """`counts`: QuickBooks' count of each window, then (name lists) of the inactive rows."""
     buckets = table.buckets(realm, plan[0].start, plan[-1].end, step)
     results: list[WindowResult] = []
     for index, window in enumerate(plan):
@@ -499,33 +621,80 @@ def _reconcile_stream(
             realm_id=realm,
             stream=stream.name,
             window=window,
-            qbo=qbo.count(stream, window),
+            qbo=counts[index],
             postgres=distinct,
             duplicates=rows - distinct,
         )
         if compare_all_ids or result.qbo != result.postgres:
             _compare_ids(qbo, table, stream, result)
         results.append(result)
-    if mark_deleted and table.exists:
-        gone = [i for w in results for i in w.deleted_upstream]
-        marked = set(table.mark_deleted(realm, gone, now))
-        for w in results:
-            w.marked_deleted = [i for i in w.deleted_upstream if i in marked]
+    inactive: tuple[int | None, int | None] = (None, None)
+    if len(counts) > len(plan):
+        inactive = (counts[len(plan)], table.inactive(realm, plan[0].start, plan[-1].end))
     return StreamReport(
         realm_id=realm,
         stream=stream.name,
+        kind=stream.kind,
         table=table.name,
         table_exists=table.exists,
         windows=results,
         duplicate_keys=table.duplicate_keys(realm),
         before_range=buckets.get(-1, (0, 0))[0],
         after_range=buckets.get(-2, (0, 0))[0],
+        tombstones=table.tombstones(realm),
+        qbo_inactive=inactive[0],
+        postgres_inactive=inactive[1],
+    )
+
+
+def _mark_deleted(table: Table, realm: str, report: StreamReport, now: dt.datetime) -> None:
+    """Set `_sdc_deleted_at` on the rows QuickBooks no longer has."""
+    if not table.exists:
+        return
+    gone = [i for w in report.windows for i in w.deleted_upstream]
+    marked = set(table.mark_deleted(realm, gone, now))
+    for w in report.windows:
+        w.marked_deleted = [i for i in w.deleted_upstream if i in marked]
+    report.tombstones = table.tombstones(realm)
+
+
+def _reconcile_singleton(
+    table: Table, realm: str, stream: Stream, upstream: Mapping[str, str]
+) -> StreamReport:
+    """A singleton is read whole on every run: compare ids and SyncTokens, not windows."""
+    stored = table.versions(realm)
+    duplicates = table.duplicate_keys(realm)
+    result = WindowResult(
+        realm_id=realm,
+        stream=stream.name,
+        window=None,
+        qbo=len(upstream),
+        postgres=len(stored),
+        duplicates=sum(n - 1 for _, n in duplicates),
+        compared_ids=True,
+        missing=sorted(upstream.keys() - stored.keys(), key=_id_order),
+        stale=sorted(
+            (i for i in upstream.keys() & stored.keys() if upstream[i] != stored[i]), key=_id_order
+        ),
+        deleted_upstream=sorted(stored.keys() - upstream.keys(), key=_id_order),
+    )
+    return StreamReport(
+        realm_id=realm,
+        stream=stream.name,
+        kind=stream.kind,
+        table=table.name,
+        table_exists=table.exists,
+        windows=[result],
+        duplicate_keys=duplicates,
+        tombstones=table.tombstones(realm),
     )
 
 
 def _compare_ids(qbo: QuickBooks, table: Table, stream: Stream, result: WindowResult) -> None:
-    upstream = qbo.window_ids(stream, result.window, result.qbo) if result.qbo else set()
-    stored = table.ids_between(result.realm_id, result.window)
+    window = result.window
+    assert window is not None  # only singletons have none, and they are compared whole
+    upstream = qbo.window_ids(stream, window, result.qbo) if result.qbo else set()
+    stored = table.ids_between(result.realm_id, window)
     lacking = upstream - stored
     surplus = stored - upstream
     elsewhere = table.live(result.realm_id, lacking)  # an older version sits in another window
@@ -563,7 +732,7 @@ def render_text(report: Report, *, all_windows: bool = False) -> str:
                 (
                     w.realm_id,
                     w.stream,
-                    w.window.label,
+                    w.label,
                     str(w.qbo),
                     str(w.postgres),
                     str(w.duplicates),
@@ -604,10 +773,21 @@ def render_text(report: Report, *, all_windows: bool = False) -> str:
                 f"outside the range: {s.before_range} before start_date, "
                 f"{s.after_range} at or after end_date (not compared)"
             )
+        if s.qbo_inactive is not None:
+            extra.append(
+                f"inactive: quickbooks {s.qbo_inactive}, postgres {s.postgres_inactive}"
+                + ("" if s.inactive_ok else " (MISMATCH)")
+            )
+        if s.tombstones:
+            extra.append(f"{s.tombstones} marked deleted")
+        compared = (
+            "ids and SyncTokens compared (read whole every run)"
+            if s.kind == SINGLETON
+            else f"windows {d['windows']} ({d['mismatched_windows']} differ)"
+        )
         lines.append(
             f"{'OK      ' if s.ok else 'MISMATCH'} {s.realm_id} {s.stream}: "
-            f"quickbooks {d['qbo_rows']}, postgres {d['postgres_rows']}, "
-            f"windows {d['windows']} ({d['mismatched_windows']} differ)"
+            f"quickbooks {d['qbo_rows']}, postgres {d['postgres_rows']}, {compared}"
             + ("; " + "; ".join(extra) if extra else "")
         )
     marked = sum(len(w.marked_deleted) for s in report.streams for w in s.windows)
@@ -661,7 +841,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stream",
         action="append",
-        choices=[s.name for s in STREAMS],
+        choices=[s.name for s in RECONCILED],
         help="only this stream (repeatable; default: all)",
     )
     parser.add_argument(
@@ -691,7 +871,7 @@ def run(args: argparse.Namespace) -> int:
         raise ReconcileError(str(exc)) from None
     dsn = postgres_dsn(args.dsn)
     schema = target_schema(args.schema)
-    streams = [s for s in STREAMS if not args.stream or s.name in args.stream]
+    streams = [s for s in RECONCILED if not args.stream or s.name in args.stream]
     try:
         with connect(dsn) as conn:
             report = reconcile(

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pytest
+from qbo_emulator.entities import resolve_sizes
 from qbo_emulator.testing import EmulatorServer
 from tap_quickbooks import query
 from tap_quickbooks.auth import TokenStore
@@ -11,16 +12,21 @@ from tap_quickbooks.client import RealmConnection, RequestStats
 
 from qbo_warehouse import cli
 from qbo_warehouse.reconcile import (
-    STREAMS,
+    RECONCILED,
     ReconcileError,
     load,
+    overridden,
     postgres_dsn,
     reconcile,
     render_text,
     tap_config,
 )
+from qbo_warehouse.streams import by_name
 
-COMPANY = {"seed": 5, "customers": 25, "items": 10, "invoices": 80, "realms": 1}
+LEGACY = {"customers": 25, "items": 10, "invoices": 80}
+# Every entity has rows: the ones this small a company would leave empty get a few.
+SIZES = {e: 3 for e, n in resolve_sizes(**LEGACY).items() if n == 0}
+COMPANY = {"seed": 5, **LEGACY, "realms": 1, "sizes": SIZES}
 DDL = """
 CREATE SCHEMA raw;
 CREATE TABLE raw.{t} (
@@ -32,7 +38,8 @@ CREATE TABLE raw.{t} (
 
 @pytest.fixture(scope="module")
 def emu():
-    with EmulatorServer(**COMPANY) as server:
+    # No rate limit: the tests load and reconcile every stream many times within a minute.
+    with EmulatorServer(**COMPANY, rate_limit=0) as server:
         yield server
 
 
@@ -48,8 +55,28 @@ def config(emu, tmp_path) -> dict:
         "start_date": "2022-01-01",
         "end_date": "2026-01-01",
         "window_days": 200,
+        "max_requests_per_minute": 100_000,
         "token_store_path": str(tmp_path / "tokens.json"),
     }
+
+
+def _objects(qbo, stream, rng) -> list[dict]:
+    """Every object of the stream in the range (singletons: whatever their time), paged."""
+    if stream.kind == "singleton":
+        return qbo.query(f"SELECT * FROM {stream.entity}", RequestStats()).get(stream.entity, [])
+    found: list[dict] = []
+    while True:
+        text = query.select_query(
+            stream.entity,
+            rng,
+            start_position=len(found) + 1,
+            max_results=1000,
+            include_inactive=stream.include_inactive,
+        )
+        page = qbo.query(text, RequestStats()).get(stream.entity, [])
+        found.extend(page)
+        if len(page) < 1000:
+            return found
 
 
 def _load_everything(conn, config) -> None:
@@ -59,16 +86,9 @@ def _load_everything(conn, config) -> None:
     qbo = RealmConnection(settings, realm, TokenStore(settings.token_store_path))
     rng = query.Range(settings.start_date, settings.end_date)
     try:
-        for stream in STREAMS:
+        for stream in RECONCILED:
             conn.execute(DDL.format(t=stream.table).replace("CREATE SCHEMA raw;", ""))
-            text = query.select_query(
-                stream.entity,
-                rng,
-                start_position=1,
-                max_results=1000,
-                include_inactive=stream.include_inactive,
-            )
-            for obj in qbo.query(text, RequestStats()).get(stream.entity, []):
+            for obj in _objects(qbo, stream, rng):
                 updated = dt.datetime.fromisoformat(obj["MetaData"]["LastUpdatedTime"])
                 conn.execute(
                     f"INSERT INTO raw.{stream.table} VALUES (%s, %s, %s, %s, %s, NULL)",
@@ -95,12 +115,36 @@ def _windows_not_ok(report) -> list:
     return [w for s in report.streams for w in s.windows if not w.ok]
 
 
+def _by_stream(report) -> dict:
+    return {s.stream: s for s in report.streams}
+
+
 def test_clean_load_matches_and_the_rotated_token_is_kept(loaded, config, emu) -> None:
     report = reconcile(loaded, load(config))
     assert report.ok, render_text(report)
-    assert [s.stream for s in report.streams] == ["invoices", "customers", "items"]
-    assert sum(w.qbo for w in report.streams[1].windows) == COMPANY["customers"]  # inactive too
-    assert report.requests >= 3 * len(report.streams[0].windows)
+    # Every stream of the tap's list, each with rows (the emulated company has every entity).
+    assert [s.stream for s in report.streams] == [s.name for s in RECONCILED]
+    empty = [s.stream for s in report.streams if not sum(w.qbo for w in s.windows)]
+    assert not empty, f"streams with no rows in the emulated company: {empty}"
+    streams = _by_stream(report)
+    customers = streams["customers"]
+    assert sum(w.qbo for w in customers.windows) == COMPANY["customers"]  # inactive too
+    for stream in RECONCILED:
+        got = streams[stream.name]
+        if stream.kind == "singleton":
+            assert [(w.qbo, w.postgres, w.window) for w in got.windows] == [(1, 1, None)]
+        if stream.kind == "name_list" and stream.include_inactive:
+            assert got.qbo_inactive == got.postgres_inactive is not None
+        else:
+            assert got.qbo_inactive is None
+    assert customers.qbo_inactive, "the emulated company has inactive customers"
+    # Every count (a window's, the inactive rows') and singleton in /batch, 30 to a request.
+    windows = len(customers.windows)
+    statements = sum(
+        1 if s.kind == "singleton" else windows + (s.kind == "name_list" and s.include_inactive)
+        for s in RECONCILED
+    )
+    assert report.requests == -(-statements // 30), statements
     # The emulator rotates on every refresh: the store holds the one that works now.
     stored = TokenStore(config["token_store_path"]).load()["entries"]
     assert [e["refresh_token"] for e in stored.values()] == [emu.refresh_token()]
@@ -127,7 +171,9 @@ def test_lost_stale_duplicate_and_deleted_rows_are_named(loaded, config) -> None
     report = reconcile(loaded, load(config))
     assert not report.ok
     text = render_text(report)
-    invoices, customers, items = report.streams
+    streams = _by_stream(report)
+    invoices, customers, items = streams["invoices"], streams["customers"], streams["items"]
+    assert {s.stream for s in report.streams if not s.ok} == {"invoices", "customers", "items"}
     missing = [w for w in invoices.windows if w.missing]
     assert [w.missing for w in missing] == [[lost[0]]]
     assert missing[0].window.start <= lost[1].replace(tzinfo=dt.UTC) < missing[0].window.end
@@ -140,9 +186,51 @@ def test_lost_stale_duplicate_and_deleted_rows_are_named(loaded, config) -> None
     assert "MISMATCH" in text
 
     marked = reconcile(loaded, load(config), mark_deleted=True)
-    assert [i for w in marked.streams[0].windows for i in w.marked_deleted] == ["999999"]
+    marked_invoices = _by_stream(marked)["invoices"]
+    assert [i for w in marked_invoices.windows for i in w.marked_deleted] == ["999999"]
+    assert marked_invoices.tombstones == 1
     row = loaded.execute("SELECT _sdc_deleted_at FROM raw.qb_invoices WHERE id = '999999'")
     assert row.fetchone()[0] is not None
+
+
+def test_inactive_rows_and_singletons_are_compared(loaded, config) -> None:
+    # A customer deactivated in QuickBooks whose row still says active (same LastUpdatedTime).
+    loaded.execute(
+        "UPDATE raw.qb_customers SET payload = jsonb_set(payload, '{Active}', 'true')"
+        " WHERE id = (SELECT min(id) FROM raw.qb_customers WHERE payload->>'Active' = 'false')"
+    )
+    # CompanyInfo changed upstream after the load; Preferences never loaded.
+    loaded.execute("UPDATE raw.qb_company_info SET sync_token = sync_token || '-old'")
+    loaded.execute("DELETE FROM raw.qb_preferences")
+
+    report = reconcile(loaded, load(config))
+    text = render_text(report)
+    streams = _by_stream(report)
+    assert {s.stream for s in report.streams if not s.ok} == {
+        "customers",
+        "company_info",
+        "preferences",
+    }, text
+    customers = streams["customers"]
+    assert customers.postgres_inactive == customers.qbo_inactive - 1
+    assert all(w.ok for w in customers.windows)  # only the inactive count tells
+    assert f"inactive: quickbooks {customers.qbo_inactive}" in text
+    info = streams["company_info"].windows[0]
+    assert info.stale == [info.stale[0]]
+    assert info.status == "MISMATCH: SyncTokens differ"
+    assert streams["preferences"].windows[0].missing
+    assert "whole object (read every run)" in text
+
+
+def test_streams_of_each_kind_can_be_picked(loaded, config, pg_dsn, tmp_path, capsys):
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    args = ["reconcile", "--tap-config", str(path), "--dsn", pg_dsn, "--format", "json"]
+    assert cli.main([*args, "--stream", "company_info", "--stream", "vendors"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [s["stream"] for s in out["streams"]] == ["vendors", "company_info"]
+    assert [s["kind"] for s in out["streams"]] == ["name_list", "singleton"]
+    assert out["streams"][1]["window_results"][0]["window_start"] is None
 
 
 def test_cli_exit_codes_and_one_line_setting_errors(loaded, config, pg_dsn, tmp_path, capsys):
@@ -184,3 +272,11 @@ def test_settings_come_from_the_tap_config_env_and_target_settings(tmp_path) -> 
     assert postgres_dsn(None, parts) == "postgresql://loader:p%40ss@db:5432/wh"
     with pytest.raises(ReconcileError, match=r"^dsn: "):
         postgres_dsn(None, {})
+
+
+def test_entity_overrides_change_what_reconcile_asks(config) -> None:
+    flags = {"CustomerType": {"include_inactive": False}, "TimeActivity": {"tombstones": True}}
+    settings = load({**config, "entity_overrides": flags})
+    assert overridden(by_name("customer_types"), settings).include_inactive is False
+    assert overridden(by_name("time_activities"), settings).tombstones is True
+    assert overridden(by_name("customers"), settings) == by_name("customers")

@@ -5,6 +5,7 @@ import json
 
 from qbo_warehouse import cli
 from qbo_warehouse.db import libpq_dsn
+from qbo_warehouse.streams import STREAMS, TABLES
 from qbo_warehouse.summary import render_table, summarize
 
 DDL = """
@@ -14,6 +15,12 @@ CREATE TABLE raw.qb_invoices (
     payload jsonb, extract_window_start_utc timestamp, extract_window_end_utc timestamp,
     _sdc_deleted_at timestamp
 );
+CREATE TABLE raw.qb_customers (LIKE raw.qb_invoices);
+INSERT INTO raw.qb_customers (realm_id, id, last_updated_time, payload, _sdc_deleted_at) VALUES
+    ('1', '1', '2023-01-01', '{"Active": true}', NULL),
+    ('1', '2', '2023-01-01', '{"Active": false}', NULL),
+    ('1', '3', '2023-01-01', '{"Active": false}', NULL),
+    ('1', '4', '2023-01-01', '{}', NULL);
 """
 
 ROWS = [
@@ -37,29 +44,39 @@ def _load(conn) -> None:
 
 def test_counts_rows_keys_windows_and_range(conn) -> None:
     _load(conn)
-    invoices, customers, items = summarize(conn)
+    summaries = summarize(conn)
+    assert [s.table for s in summaries] == list(TABLES)  # every stream of the tap, in its order
+    assert [s.kind for s in summaries] == [s.kind for s in STREAMS]
+    by_table = {s.table: s for s in summaries}
+    invoices, customers = by_table["qb_invoices"], by_table["qb_customers"]
     assert (invoices.rows, invoices.distinct_keys, invoices.windows, invoices.deleted) == (
         4,
         3,
         2,
         1,
     )
+    assert invoices.inactive is None  # transactions have no Active
+    assert customers.inactive == 2
     assert invoices.min_last_updated == dt.datetime(2023, 1, 2)
     assert invoices.max_last_updated == dt.datetime(2023, 3, 1, 12)
-    assert not customers.exists
-    assert not items.exists
-    text = render_table([invoices, customers, items])
+    assert {s.table for s in summaries if s.exists} == {"qb_customers", "qb_invoices"}
+    text = render_table(summaries)
+    assert len(text.splitlines()) == 1 + len(TABLES)
     assert "raw.qb_invoices" in text
     assert "(table not created yet)" in text
+    line = next(x for x in text.splitlines() if x.startswith("raw.qb_customers "))
+    assert line.split()[1:7] == ["name", "list", "4", "4", "0", "2"]
 
 
 def test_cli_json_output(conn, pg_dsn, capsys) -> None:
     _load(conn)
     assert cli.main(["summary", "--dsn", pg_dsn, "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [t["table"] for t in out] == ["raw.qb_invoices", "raw.qb_customers", "raw.qb_items"]
-    assert out[0]["rows"] == 4
-    assert out[0]["min_last_updated_time"] == "2023-01-02T00:00:00"
+    assert [t["table"] for t in out] == [f"raw.{table}" for table in TABLES]
+    invoices = next(t for t in out if t["table"] == "raw.qb_invoices")
+    assert invoices["rows"] == 4
+    assert invoices["kind"] == "transaction"
+    assert invoices["min_last_updated_time"] == "2023-01-02T00:00:00"
 
 
 def test_cli_names_the_dsn_when_nothing_answers(capsys, monkeypatch) -> None:
