@@ -242,12 +242,17 @@ def meltano(*args: str, env: dict[str, str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Run the demo end to end."""
-    global REALMS
+    global REALMS, EMULATOR_TOKENS, TAP_TOKENS
     parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__)
     parser.add_argument("--realms", type=int, default=1, help="companies to load at once (1)")
     REALMS = parser.parse_args(argv).realms
     if not 1 <= REALMS <= 20:
         parser.error("--realms must be from 1 to 20")
+    if REALMS > 1:
+        # The emulator keeps the tokens of the realms it serves only: one pair of token files
+        # per number of companies, so that switching between them never leaves a stale token.
+        EMULATOR_TOKENS = DEMO_DIR / f"emulator-tokens-{REALMS}-realms.json"
+        TAP_TOKENS = TAP_TOKENS.with_name(f"tap-quickbooks-{REALMS}-realms.json")
     env = dict(os.environ)
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     with postgres() as dsn:
