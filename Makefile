@@ -14,16 +14,19 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # Local packages installed editable into .venv (target-postgres-fast once it exists).
-PACKAGES := qbo-emulator tap-quickbooks warehouse $(wildcard target-postgres-fast)
+# orchestrate/ (Dagster, pinned in its pyproject.toml) adds about 90 s to a fresh install.
+PACKAGES := qbo-emulator tap-quickbooks warehouse $(wildcard target-postgres-fast) orchestrate
 PACKAGE_FILES := $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES)))
 # folder:module pairs that `make lint` checks.
 LINT_PACKAGES := qbo-emulator:qbo_emulator tap-quickbooks:tap_quickbooks warehouse:qbo_warehouse \
+	orchestrate:qbo_orchestrate \
 	$(if $(wildcard target-postgres-fast),target-postgres-fast:target_postgres_fast)
 
 .PHONY: help venv install peers demo demo-clean test test-fast lint reconcile bench bench-quick clean
 
 help:
 	@echo "make demo        load the emulated company into Postgres and print what landed"
+	@echo "                 (ARGS=\"--realms 3\": three companies at once)"
 	@echo "make test        every test suite (emulator, tap, warehouse, pipeline) against real Postgres"
 	@echo "make lint        ruff and mypy over every package"
 	@echo "make reconcile   compare QuickBooks counts with Postgres (qbo-warehouse reconcile)"
@@ -59,7 +62,7 @@ install: .meltano/.installed
 
 # --- the two commands -------------------------------------------------------------------------
 demo: install
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(ARGS)
 
 # The peer taps (singer-io's tap-quickbooks 2.5.0, Airbyte's source-quickbooks 4.0.4), each in its
 # own venv under bench/peers/, for the emulator's `peers` test and the benchmarks. Without them

@@ -12,6 +12,7 @@ emulator's company. Exits non-zero when the run fails or a table does not match 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -51,6 +52,7 @@ COMPANY = {"seed": "8", "customers": "150", "items": "50", "invoices": "1600"}
 # Every stream of QuickBooks objects, from the tap's stream list (tests/test_drift.py).
 TABLE_OF_ENTITY = {s.entity: s.table for s in STREAMS if s.is_entity}
 READY_TIMEOUT_S = 60.0
+REALMS = 1  # companies the emulator serves (--realms), all loaded in one run
 
 
 def say(message: str) -> None:
@@ -131,6 +133,7 @@ def emulator() -> Iterator[str]:
         "--port",
         str(EMULATOR_PORT),
         *[arg for key, value in COMPANY.items() for arg in (f"--{key}", value)],
+        f"--realms={REALMS}",
         "--token-state",
         str(EMULATOR_TOKENS),
     ]
@@ -240,8 +243,19 @@ def meltano(*args: str, env: dict[str, str]) -> int:
     ).returncode
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     """Run the demo end to end."""
+    global REALMS, EMULATOR_TOKENS, TAP_TOKENS
+    parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__)
+    parser.add_argument("--realms", type=int, default=1, help="companies to load at once (1)")
+    REALMS = parser.parse_args(argv).realms
+    if not 1 <= REALMS <= 20:
+        parser.error("--realms must be from 1 to 20")
+    if REALMS > 1:
+        # The emulator keeps the tokens of the realms it serves only: one pair of token files
+        # per number of companies, so that switching between them never leaves a stale token.
+        EMULATOR_TOKENS = DEMO_DIR / f"emulator-tokens-{REALMS}-realms.json"
+        TAP_TOKENS = TAP_TOKENS.with_name(f"tap-quickbooks-{REALMS}-realms.json")
     env = dict(os.environ)
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     with postgres() as dsn:
@@ -336,6 +350,7 @@ def compare_reports(dsn: str, base_url: str) -> report_check.ReportCheck:
 def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
     """`meltano --environment=demo run tap-quickbooks target-postgres` against the emulator."""
     base = base_url.rstrip("/")
+    realms = sorted(truth(base_url), key=int)
     env = {
         **env,
         # Explicit, so values from a `.env` meant for a real company never leak into the demo.
@@ -343,8 +358,12 @@ def run_pipeline(dsn: str, base_url: str, env: dict[str, str]) -> int:
         "TAP_QUICKBOOKS_AUTH_URL": f"{base}/oauth2/v1/tokens/bearer",
         "TAP_QUICKBOOKS_CLIENT_ID": "qbo-emulator-client",
         "TAP_QUICKBOOKS_CLIENT_SECRET": "qbo-emulator-secret",
-        "TAP_QUICKBOOKS_REFRESH_TOKEN": "qbo-emulator-refresh",
-        "TAP_QUICKBOOKS_REALM_ID": "9341450000000001",
+        # The emulator's companies and their first refresh tokens (the store keeps the rest).
+        "TAP_QUICKBOOKS_REFRESH_TOKEN": ",".join(
+            "qbo-emulator-refresh" if i == 0 else f"qbo-emulator-refresh-{realm}"
+            for i, realm in enumerate(realms)
+        ),
+        "TAP_QUICKBOOKS_REALM_ID": ",".join(realms),
         "TAP_QUICKBOOKS_START_DATE": "2022-01-01",
         "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(TAP_TOKENS),
         "TARGET_POSTGRES_SQLALCHEMY_URL": sqlalchemy_url(dsn),
@@ -394,4 +413,4 @@ if __name__ == "__main__":
     if shutil.which("qbo-emulator", path=str(BIN)) is None:
         say("qbo-emulator is not installed in this environment; run `make demo`")
         raise SystemExit(1)
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -21,7 +21,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The repository's own packages (installed from their folders, never pinned).
-LOCAL = {"qbo-emulator", "tap-quickbooks", "qbo-warehouse", "target-postgres-fast"}
+LOCAL = {
+    "qbo-emulator",
+    "tap-quickbooks",
+    "qbo-warehouse",
+    "target-postgres-fast",
+    "qbo-orchestrate",
+}
 SKIP = LOCAL | {"pip", "setuptools", "wheel"}
 LIST = (
     "import importlib.metadata as m\n"

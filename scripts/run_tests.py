@@ -3,9 +3,9 @@
 Usage: python scripts/run_tests.py [SUITE ...] [-- PYTEST ARGS]
 
 A suite is a package folder with a `tests/` directory (`qbo-emulator`, `tap-quickbooks`,
-`target-postgres-fast` when present, `warehouse`, `transform` for the dbt models' posting rules) or
-`.` for the pipeline tests at the root. Each
-suite runs from its own folder so its `pyproject.toml` settings apply. The run fails when any suite
+`target-postgres-fast` when present, `warehouse`, `transform` for the dbt models' posting rules,
+`orchestrate` for the Dagster definitions) or `.` for the pipeline tests at the root. Each suite
+runs from its own folder so its `pyproject.toml` settings apply. The run fails when any suite
 fails, errors, is missing, or collects no test (pytest exit 5). The last line is the total; a suite
 that stops before its tests run (an error at collection, a broken conftest) counts as one failure
 there, and the line names every suite that failed.
@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = ("qbo-emulator", "tap-quickbooks", "warehouse", "transform", ".")
+REQUIRED = ("qbo-emulator", "tap-quickbooks", "warehouse", "transform", "orchestrate", ".")
 OPTIONAL = ("target-postgres-fast",)
 
 

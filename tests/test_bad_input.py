@@ -60,6 +60,12 @@ CASES: list[tuple[str, str, dict[str, t.Any]]] = [
     ("client_secret-empty", "client_secret", {"client_secret": ""}),
     ("refresh_token-missing", "refresh_token", {"refresh_token": DROP}),
     ("api_url-malformed", "api_url", {"api_url": "quickbooks dot com"}),
+    ("token_store_url-mysql", "token_store_url", {"token_store_url": "mysql://db/etl"}),
+    (
+        "token_store_url-unreachable",
+        "token_store_url",
+        {"token_store_url": f"postgresql://qbo:{CLIENT_SECRET}@127.0.0.1:{CLOSED}/etl"},
+    ),
     ("window_days-0", "window_days", {"window_days": 0}),
     ("max_concurrent_requests-50", "max_concurrent_requests", {"max_concurrent_requests": 50}),
     (

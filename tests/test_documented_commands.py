@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import psycopg
-from conftest import STATE_ID, TABLES, count_and_keys, mismatches, rows
+from conftest import STATE_ID, STREAMS, TABLES, count_and_keys, mismatches, rows
 
 ENV = "--environment=demo"
 BACKFILL_STATE_ID = "demo:tap-quickbooks--backfill-to-target-postgres"
@@ -129,7 +129,7 @@ def test_window_and_summary_log_lines_carry_their_fields(emulator: Any, make_pro
     realm = emulator.realm_ids[0]
     windows = [m.groups() for m in WINDOW_LINE.finditer(output)]
     summaries = {m.group(1): m.groups() for m in SUMMARY_LINE.finditer(output)}
-    assert set(summaries) == {"invoices", "customers", "items"}
+    assert set(summaries) == set(STREAMS.values())
     for stream, table in (("invoices", "qb_invoices"), ("customers", "qb_customers")):
         mine = [w for w in windows if w[0] == stream]
         assert mine, stream

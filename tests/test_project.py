@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SECRETS = {"client_secret", "refresh_token"}
+SECRETS = {"client_secret", "refresh_token", "token_store_url"}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def tap_about() -> dict[str, Any]:
 def test_tap_is_inline_with_every_setting_of_the_tap(project) -> None:
     tap = plugin(project, "extractors", "tap-quickbooks")
     assert tap["namespace"] == "tap_quickbooks"
-    assert tap["pip_url"] == "-e ./tap-quickbooks"
+    # The postgres extra: the token store in Postgres (token_store_url).
+    assert tap["pip_url"] == "-e ./tap-quickbooks[postgres]"
     assert tap["executable"] == "tap-quickbooks"
     declared = {s["name"]: s for s in tap["settings"]}
     about = tap_about()["settings"]["properties"]

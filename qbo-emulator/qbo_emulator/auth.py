@@ -1,4 +1,7 @@
-"""OAuth 2.0 refresh-token grant: token families per realm, rotation, access-token lifetimes."""
+"""OAuth 2.0: the consent screen, the authorization-code and refresh-token grants.
+
+Token families per realm, rotation, access-token lifetimes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
     from qbo_emulator.config import Config
@@ -16,6 +20,12 @@ INITIAL_REFRESH = "qbo-emulator-refresh"
 _JWE_HEAD = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.."
 HARD_EXPIRY = 157680000  # five years
 SUPERSEDED_KEPT = 100
+#: The consent screen (Intuit: https://appcenter.intuit.com/connect/oauth2).
+AUTHORIZE_PATH = "/connect/oauth2"
+#: The scope the tap asks for; Intuit refuses a request without a known scope.
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+#: Seconds an authorization code can be exchanged (Intuit: a few minutes), once.
+CODE_TTL = 300.0
 
 
 def initial_refresh_token(realm: str, index: int) -> str:
@@ -28,6 +38,13 @@ class Family:
     current: str
     issued_at: float
     superseded: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Code:
+    realm: str
+    redirect_uri: str
+    expires_at: float
 
 
 class OAuthError(Exception):
@@ -50,6 +67,7 @@ class Tokens:
             for i, realm in enumerate(realms)
         }
         self.access: dict[str, tuple[str, float]] = {}
+        self.codes: dict[str, Code] = {}
         if path and os.path.exists(path):
             self._load(path)
 
@@ -127,6 +145,65 @@ class Tokens:
             "expires_in": self.config.access_token_ttl,
             "refresh_token": fam.current,
             "x_refresh_token_expires_in": max(0, int(ttl - (now - fam.issued_at))),
+        }
+        if hard_expiry:
+            body["x_refresh_token_hard_expires_in"] = HARD_EXPIRY
+        return body
+
+    # ------------------------------------------------------------------ consent and code grant
+    def authorize(self, params: dict[str, str]) -> str:
+        """The consent screen: the URL it sends the browser back to (raises OAuthError when
+        the request cannot be sent back: unknown client or no usable redirect_uri)."""
+        if params.get("client_id") != self.config.client_id:
+            raise OAuthError(400, {"error": "invalid_client"})
+        redirect = params.get("redirect_uri", "")
+        if urlsplit(redirect).scheme not in {"http", "https"} or not urlsplit(redirect).netloc:
+            raise OAuthError(
+                400, {"error": "invalid_request", "error_description": "redirect_uri is invalid"}
+            )
+        answer: dict[str, str]
+        if params.get("response_type") != "code":
+            answer = {"error": "unsupported_response_type"}
+        elif ACCOUNTING_SCOPE not in params.get("scope", "").split():
+            answer = {"error": "invalid_scope"}
+        elif self.config.consent == "deny":
+            answer = {"error": "access_denied"}
+        else:
+            realm = self.config.consent_realm or next(iter(self.families))
+            if realm not in self.families:
+                raise OAuthError(400, {"error": "invalid_request", "error_description": "realm"})
+            code = f"AB11{int(self.clock.now())}{secrets.token_urlsafe(24)}"
+            self.codes[code] = Code(realm, redirect, self.clock.now() + CODE_TTL)
+            answer = {"code": code, "realmId": realm}
+        if "state" in params:
+            answer["state"] = params["state"]
+        return f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(answer)}"
+
+    def exchange_code(
+        self, code: str, redirect_uri: str, hard_expiry: bool = False
+    ) -> dict[str, Any]:
+        """Answer an authorization_code grant: a new refresh token for the consented realm.
+
+        A code is good once, before it expires, with the redirect_uri it was issued for.
+        The realm's previous refresh token is superseded (the user connected again).
+        """
+        grant = self.codes.pop(code, None)
+        now = self.clock.now()
+        if grant is None or grant.expires_at <= now or grant.redirect_uri != redirect_uri:
+            raise self._invalid_grant()
+        fam = self.families[grant.realm]
+        fam.superseded = [*fam.superseded, fam.current][-SUPERSEDED_KEPT:]
+        fam.current = f"RT1-{fam.realm[-3:]}-H0-{int(now)}{secrets.token_hex(10)}"
+        fam.issued_at = now
+        access = f"{_JWE_HEAD}{secrets.token_urlsafe(24)}.{secrets.token_urlsafe(96)}"
+        self.access[access] = (fam.realm, now + self.config.access_token_ttl)
+        self._save()
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": self.config.access_token_ttl,
+            "refresh_token": fam.current,
+            "x_refresh_token_expires_in": int(self.config.refresh_token_ttl),
         }
         if hard_expiry:
             body["x_refresh_token_hard_expires_in"] = HARD_EXPIRY

@@ -52,6 +52,10 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-token-ttl", type=int)
     serve.add_argument("--refresh-token-ttl", type=int)
     serve.add_argument("--invalid-grant-body", choices=("short", "described", "token_invalid"))
+    serve.add_argument(
+        "--consent", choices=("allow", "deny"), help="the consent screen's answer (allow)"
+    )
+    serve.add_argument("--consent-realm", help="the company the consent screen picks (first)")
     serve.add_argument("--rate-limit", type=int, help="requests/minute/realm (500; 0 = off)")
     serve.add_argument("--concurrency-limit", type=int, help="in flight per realm (10; 0 = off)")
     serve.add_argument("--throttle-format", choices=("xml", "json"))
@@ -119,6 +123,8 @@ SWITCHES = (
     "access_token_ttl",
     "refresh_token_ttl",
     "invalid_grant_body",
+    "consent",
+    "consent_realm",
     "rate_limit",
     "concurrency_limit",
     "throttle_format",

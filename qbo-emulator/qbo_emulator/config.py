@@ -10,6 +10,7 @@ ROTATIONS = ("every", "daily", "never")
 INVALID_GRANT_BODIES = ("short", "described", "token_invalid")
 CHURN_OPS = ("update", "deactivate", "delete", "create")
 CDC_UNSUPPORTED = ("fault", "ignore")
+CONSENTS = ("allow", "deny")
 
 
 class ConfigError(ValueError):
@@ -24,6 +25,10 @@ class Config:
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 8726400
     invalid_grant_body: str = "short"
+    # The consent screen of /connect/oauth2: `allow` (auto-consent) or `deny` (access_denied).
+    consent: str = "allow"
+    # The company the consent screen picks ("" = the first realm).
+    consent_realm: str = ""
     rate_limit: int = 500
     concurrency_limit: int = 10
     throttle_format: str = "xml"
@@ -78,6 +83,8 @@ class Config:
             )
         if self.cdc_unsupported not in CDC_UNSUPPORTED:
             raise ConfigError(f"cdc_unsupported must be one of {', '.join(CDC_UNSUPPORTED)}")
+        if self.consent not in CONSENTS:
+            raise ConfigError(f"consent must be one of {', '.join(CONSENTS)}")
         if self.throttle_format not in ("xml", "json"):
             raise ConfigError("throttle_format must be xml or json")
         for name in ("access_token_ttl", "refresh_token_ttl"):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from qbo_emulator import bodies, reporting
-from qbo_emulator.auth import OAuthError, Tokens
+from qbo_emulator.auth import AUTHORIZE_PATH, OAuthError, Tokens
 from qbo_emulator.config import Config, ConfigError
 from qbo_emulator.data import Company, build_companies, realm_ids
 from qbo_emulator.entities import REGISTRY, canonical
@@ -42,6 +42,7 @@ REQUEST_LOG_SIZE = 10_000
 RESOURCES = {spec.resource: name for name, spec in REGISTRY.items() if spec.kind != "singleton"}
 REASONS = {
     200: "OK",
+    302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
     403: "Forbidden",
@@ -239,6 +240,8 @@ class Emulator:
         if req.path == TOKEN_PATH:
             self.counts["token"] += 1
             return self.token_endpoint(req)
+        if req.path == AUTHORIZE_PATH:
+            return self.consent(req)
         if req.path.startswith("/v3/company/"):
             self.counts["api"] += 1
             return await self.api(req)
@@ -265,12 +268,14 @@ class Emulator:
         try:
             self.tokens.check_client(client_id, client_secret)
             grant = get("grant_type")
-            if grant != "refresh_token":
-                if grant == "authorization_code":
-                    raise OAuthError(400, {"error": "invalid_grant"})
-                raise OAuthError(400, {"error": "unsupported_grant_type"})
             hard = req.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
-            body = self.tokens.refresh(get("refresh_token") or "", hard)
+            if grant == "authorization_code":
+                code, redirect = get("code") or "", get("redirect_uri") or ""
+                body = self.tokens.exchange_code(code, redirect, hard)
+            elif grant != "refresh_token":
+                raise OAuthError(400, {"error": "unsupported_grant_type"})
+            else:
+                body = self.tokens.refresh(get("refresh_token") or "", hard)
         except OAuthError as exc:
             self.token_errors[exc.body["error"]] = self.token_errors.get(exc.body["error"], 0) + 1
             return Response(
@@ -278,6 +283,15 @@ class Emulator:
             )
         self.token_refreshes += 1
         return Response(200, json.dumps(body).encode(), "application/json;charset=UTF-8")
+
+    def consent(self, req: Request) -> Response:
+        """The consent screen, answered at once (switches `consent`, `consent_realm`)."""
+        params = {k: v[0] for k, v in req.params.items() if v}
+        try:
+            location = self.tokens.authorize(params)
+        except OAuthError as exc:
+            return Response(exc.status, json.dumps(exc.body).encode(), bodies.JSON)
+        return Response(302, b"", "text/plain", [("Location", location)])
 
     # ------------------------------------------------------------------ API
     async def api(self, req: Request) -> Response:

@@ -10,6 +10,11 @@ neither corrupt the file nor spend the same refresh token twice.
 The store remembers a hash of the configured refresh token each entry was derived from
 (its seed). When the configured token differs from that seed, the user has
 re-authorized and the configured token wins; otherwise the stored (latest) token wins.
+Without a configured token the stored one is used (a company connected with
+`tap-quickbooks authorize`).
+
+Runs on more than one machine share a Postgres store instead (`token_store_url`, module
+`tap_quickbooks.pg_store`): both implement the `Store` protocol below.
 """
 
 from __future__ import annotations
@@ -41,9 +46,44 @@ logger = logging.getLogger("tap-quickbooks.auth")
 STORE_VERSION = 1
 EXPIRY_MARGIN_SECONDS = 300.0
 REAUTHORIZE_HINT = (
-    "re-authorize the app (e.g. in Intuit's OAuth 2.0 Playground) and set the new refresh "
-    "token in TAP_QUICKBOOKS_REFRESH_TOKEN (setting refresh_token)"
+    "re-authorize: connect the company again with `tap-quickbooks authorize` (or set a new "
+    "refresh token from Intuit's OAuth 2.0 Playground in TAP_QUICKBOOKS_REFRESH_TOKEN, "
+    "setting refresh_token)"
 )
+
+
+class Slot(t.Protocol):
+    """One company's token, locked from reading it until the rotated one is saved."""
+
+    refresh_token: str
+
+    def rotated(self, refresh_token: str, expires_in: float | None) -> None:
+        """Save the token the endpoint returned (the same or a new one), durably, at once."""
+
+
+class Store(t.Protocol):
+    """Where the latest refresh token of each app and company is kept."""
+
+    def describe(self) -> str:
+        """Where the store is, for messages (never a secret)."""
+
+    def rotation(
+        self, client_id: str, realm_id: str, configured: str
+    ) -> contextlib.AbstractContextManager[Slot]:
+        """Lock one company's token; `configured` is the setting's token ("" for none)."""
+
+    def connect(
+        self,
+        client_id: str,
+        realm_id: str,
+        refresh_token: str,
+        expires_in: float | None,
+        configured: str = "",
+    ) -> None:
+        """Keep the refresh token of a newly authorized company."""
+
+    def companies(self, client_id: str) -> list[str]:
+        """The realm ids connected for this app, sorted."""
 
 
 def sha256_hex(*parts: str) -> str:
@@ -117,11 +157,14 @@ class TokenStore:
 
     @staticmethod
     def choose_token(data: dict[str, t.Any], key: str, configured: str) -> str:
-        """The refresh token to use: the stored one unless the user re-authorized."""
+        """The refresh token to use: the stored one unless the user re-authorized.
+
+        "" when there is neither a stored nor a configured token.
+        """
         entry = data.get("entries", {}).get(key)
         if (
             isinstance(entry, dict)
-            and entry.get("seed_sha256") == sha256_hex(configured)
+            and (not configured or entry.get("seed_sha256") == sha256_hex(configured))
             and isinstance(entry.get("refresh_token"), str)
             and entry["refresh_token"]
         ):
@@ -129,14 +172,118 @@ class TokenStore:
         return configured
 
     @staticmethod
-    def record(data: dict[str, t.Any], key: str, configured: str, refresh_token: str) -> None:
-        """Remember `refresh_token` as the latest token derived from `configured`."""
+    def record(
+        data: dict[str, t.Any],
+        key: str,
+        configured: str,
+        refresh_token: str,
+        *,
+        realm_id: str | None = None,
+        app: str | None = None,
+    ) -> None:
+        """Remember `refresh_token` as the latest token derived from `configured`.
+
+        Without a configured token the entry keeps the seed it had.
+        """
         data["version"] = STORE_VERSION
-        data.setdefault("entries", {})[key] = {
+        entries = data.setdefault("entries", {})
+        previous = entries.get(key) if isinstance(entries.get(key), dict) else {}
+        seed = sha256_hex(configured) if configured else previous.get("seed_sha256")
+        entry = {
             "refresh_token": refresh_token,
-            "seed_sha256": sha256_hex(configured),
+            "seed_sha256": seed,
             "updated_at": dt.datetime.now(dt.UTC).isoformat(),
         }
+        for name, value in (("realm_id", realm_id), ("app", app)):
+            if value or previous.get(name):
+                entry[name] = value or previous[name]
+        entries[key] = entry
+
+    # ------------------------------------------------------------------ the Store protocol
+    def describe(self) -> str:
+        """The file's path."""
+        return str(self.path)
+
+    @contextlib.contextmanager
+    def rotation(self, client_id: str, realm_id: str, configured: str) -> Iterator[Slot]:
+        """Hold the file lock from reading the token until the rotated one is saved."""
+        key = store_key(client_id, realm_id)
+        with self.locked() as data:
+            yield _FileSlot(self, data, key, configured, client_id, realm_id)
+
+    def connect(
+        self,
+        client_id: str,
+        realm_id: str,
+        refresh_token: str,
+        expires_in: float | None,
+        configured: str = "",
+    ) -> None:
+        """Keep the refresh token of a newly authorized company."""
+        with self.rotation(client_id, realm_id, configured) as slot:
+            slot.rotated(refresh_token, expires_in)
+
+    def companies(self, client_id: str) -> list[str]:
+        """Realm ids of the entries written for this app (older entries have none)."""
+        app = sha256_hex(client_id)
+        entries = self.load().get("entries", {})
+        return sorted(
+            {
+                str(e["realm_id"])
+                for e in entries.values()
+                if isinstance(e, dict) and e.get("app") == app and e.get("realm_id")
+            }
+        )
+
+
+class _FileSlot:
+    def __init__(
+        self,
+        store: TokenStore,
+        data: dict[str, t.Any],
+        key: str,
+        configured: str,
+        client_id: str,
+        realm_id: str,
+    ) -> None:
+        self._store = store
+        self._data = data
+        self._key = key
+        self._configured = configured
+        self._app = sha256_hex(client_id)
+        self._realm_id = realm_id
+        self.refresh_token = TokenStore.choose_token(data, key, configured)
+
+    def rotated(self, refresh_token: str, expires_in: float | None) -> None:
+        TokenStore.record(
+            self._data,
+            self._key,
+            self._configured,
+            refresh_token,
+            realm_id=self._realm_id,
+            app=self._app,
+        )
+        self._store.save(self._data)
+
+
+def open_store(token_store_path: Path, token_store_url: str | None) -> Store:
+    """The Postgres store when `token_store_url` is set, else the file store."""
+    if token_store_url:
+        from tap_quickbooks.pg_store import PostgresTokenStore
+
+        return PostgresTokenStore(token_store_url)
+    return TokenStore(token_store_path)
+
+
+def refresh_token_lifetime(body: dict[str, t.Any]) -> float | None:
+    """`x_refresh_token_expires_in` of a token response, when it is a number."""
+    value = body.get("x_refresh_token_expires_in")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 class RealmAuthenticator:
@@ -150,7 +297,7 @@ class RealmAuthenticator:
         realm_id: str,
         refresh_token: str,
         auth_url: str,
-        store: TokenStore,
+        store: Store,
         session: requests.Session,
         timeout: float,
         max_retries: int,
@@ -167,7 +314,6 @@ class RealmAuthenticator:
         self.timeout = timeout
         self.max_retries = max_retries
         self.user_agent = user_agent
-        self._key = store_key(client_id, realm_id)
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._expires_at = 0.0
@@ -208,17 +354,24 @@ class RealmAuthenticator:
         self._failure = None
 
     def _refresh_once(self) -> None:
-        with self.store.locked() as data:
-            refresh_token = TokenStore.choose_token(data, self._key, self._configured)
+        with self.store.rotation(self.client_id, self.realm_id, self._configured) as slot:
+            refresh_token = slot.refresh_token
+            if not refresh_token:
+                msg = (
+                    f"no refresh token for realm {self.realm_id} in the token store "
+                    f"{self.store.describe()}: connect the company with `tap-quickbooks "
+                    "authorize`, or set refresh_token"
+                )
+                raise AuthError(msg)
             body = self._post(refresh_token)
             new_refresh = body.get("refresh_token")
             access = body.get("access_token")
             if not isinstance(access, str) or not access:
                 msg = f"token endpoint answered without an access token (auth_url {self.auth_url})"
                 raise AuthError(msg)
-            if isinstance(new_refresh, str) and new_refresh:
-                TokenStore.record(data, self._key, self._configured, new_refresh)
-                self.store.save(data)
+            if not isinstance(new_refresh, str) or not new_refresh:
+                new_refresh = refresh_token
+            slot.rotated(new_refresh, refresh_token_lifetime(body))
         try:
             expires_in = float(body.get("expires_in", 3600))
         except (TypeError, ValueError):

@@ -65,6 +65,16 @@ def widen_stdout_pipe() -> None:
 
 def main() -> None:
     """Run the tap's CLI."""
+    argv = sys.argv[1:]
+    if "authorize" in argv:  # `meltano invoke` puts its `--config FILE` before the command
+        from tap_quickbooks import authorize
+
+        at = argv.index("authorize")
+        try:
+            sys.exit(authorize.main(argv[:at] + argv[at + 1 :]))
+        except TapQuickBooksError as exc:
+            print(f"tap-quickbooks authorize: error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
     tune_malloc()
     widen_stdout_pipe()
     try:

@@ -28,6 +28,7 @@ from tap_quickbooks import (
     pipeline,
     query,
     realm_plan,
+    realms,
     records,
     windows,
 )
@@ -261,6 +262,9 @@ class QuickBooksStream(InternalsStream):
 
     def _commit(self, context: Context, value: str) -> None:
         """Move the bookmark to `value` (never backwards) and emit STATE."""
+        realms.on_sync_thread(lambda: self._commit_now(context, value))
+
+    def _commit_now(self, context: Context, value: str) -> None:
         realm = context["realm_id"]
         moment = dt.datetime.fromisoformat(value)
         if realm in self._committed and moment <= self._committed[realm]:
@@ -327,6 +331,8 @@ class QuickBooksStream(InternalsStream):
         for its own verifying count (at most `depth` pipelines buffer pages ahead).
         """
         order = self._selected_in_order()
+        if realms.active(self):  # each realm has its own reader: the same realm's next stream
+            order = [(s, c) for s, c in order if c["realm_id"] == context["realm_id"]]
         here = [i for i, (s, c) in enumerate(order) if s is self and c == dict(context)]
         if not here:
             return None
@@ -363,6 +369,13 @@ class QuickBooksStream(InternalsStream):
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
+        if realms.active(self):
+            yield from realms.records(self, dict(context), self._realm_records)
+        else:
+            yield from self._realm_records(context)
+
+    def _realm_records(self, context: Context) -> t.Iterator[dict[str, t.Any]]:
+        """The records of one realm."""
         realm = context["realm_id"]
         conn = self.connections.get(realm)
         totals = StreamTotals()
@@ -453,6 +466,9 @@ class QuickBooksStream(InternalsStream):
 
     def _checkpoint(self, context: Context, route: realm_plan.Route) -> None:
         """Record how far the stream (and its deletes) is complete, after a success."""
+        realms.on_sync_thread(lambda: self._checkpoint_now(context, route))
+
+    def _checkpoint_now(self, context: Context, route: realm_plan.Route) -> None:
         state = self.get_context_state(context)
         changed = False
         for key, moment in (

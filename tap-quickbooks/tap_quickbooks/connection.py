@@ -28,7 +28,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from tap_quickbooks import limits, pipeline, records
-from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, TokenStore
+from tap_quickbooks.auth import REAUTHORIZE_HINT, RealmAuthenticator, Store, open_store
 from tap_quickbooks.errors import (
     AuthError,
     QueryFaultError,
@@ -134,10 +134,15 @@ class _GcPause:
 gc_paused = _GcPause()
 
 
+# One response body is parsed at a time in the whole run (parsing holds the GIL anyway):
+# pages in flight wait as bytes, however many companies are read at once.
+_DECODING = threading.Lock()
+
+
 class RealmConnection:
     """Authenticated, rate-limited, retrying access to one company's API."""
 
-    def __init__(self, settings: Settings, realm_id: str, store: TokenStore) -> None:
+    def __init__(self, settings: Settings, realm_id: str, store: Store) -> None:
         """Prepare the connection; nothing is requested until the first call."""
         self.settings = settings
         self.realm_id = realm_id
@@ -162,7 +167,7 @@ class RealmConnection:
         self.batch_limiter = limits.RateLimiter(BATCH_PER_MINUTE)
         # One response body is parsed and converted at a time (parsing holds the GIL
         # anyway): pages in flight wait as bytes, never as parsed trees.
-        self._decoding = threading.Lock()
+        self._decoding = _DECODING  # one for the whole run, whichever realm
         self.executor = ThreadPoolExecutor(
             max_workers=settings.max_concurrent_requests,
             thread_name_prefix=f"qbo-{realm_id}",
@@ -485,7 +490,7 @@ class Connections:
     def __init__(self, settings: Settings) -> None:
         """One token store for the run; connections are opened on first use."""
         self.settings = settings
-        self.store = TokenStore(settings.token_store_path)
+        self.store = open_store(settings.token_store_path, settings.token_store_url)
         self._by_realm: dict[str, RealmConnection] = {}
         self._plans: dict[str, RealmPlan] = {}
         self._lock = threading.Lock()

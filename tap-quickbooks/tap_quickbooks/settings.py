@@ -71,8 +71,8 @@ SPECS: tuple[Spec, ...] = (
         "string",
         "OAuth 2.0 refresh token of the company (one per realm, comma-separated in "
         "realm_id order, for several). Intuit rotates it: the latest token is kept in "
-        "token_store_path and used until you configure a different one.",
-        required=True,
+        "the token store and used until you configure a different one. Not needed for "
+        "a company connected with `tap-quickbooks authorize`.",
         secret=True,
     ),
     Spec(
@@ -133,6 +133,14 @@ SPECS: tuple[Spec, ...] = (
         "string",
         "JSON file (mode 0600) holding the latest refresh token per app and realm.",
         default=DEFAULT_TOKEN_STORE,
+    ),
+    Spec(
+        "token_store_url",
+        "string",
+        "postgresql:// URL of a token store shared by runs on several machines (tables "
+        "tap_quickbooks.tokens and token_rotations); replaces token_store_path. Needs the "
+        "tap's `postgres` extra (psycopg).",
+        secret=True,
     ),
     Spec(
         "max_requests_per_minute",
@@ -227,6 +235,30 @@ SPECS: tuple[Spec, ...] = (
         maximum=1_000_000,
     ),
     Spec(
+        "parallel_realms",
+        "boolean",
+        "Read the companies of realm_id at once (each with its own budget, concurrency and "
+        "state); false: one after another.",
+        default=True,
+    ),
+    Spec(
+        "max_total_requests",
+        "integer",
+        "Requests in flight across all companies read at once; each gets an equal share, at "
+        "most max_concurrent_requests.",
+        default=40,
+        minimum=1,
+        maximum=1000,
+    ),
+    Spec(
+        "max_buffered_pages",
+        "integer",
+        "Pages read and waiting to be written, across all companies read at once.",
+        default=10,
+        minimum=1,
+        maximum=1000,
+    ),
+    Spec(
         "entity_overrides",
         "object",
         "Per-entity facts Intuit does not document for certain, e.g. "
@@ -245,6 +277,7 @@ class Settings:
 
     client_id: str
     client_secret: str
+    # The configured token per realm; "" when none is (the token store's is used).
     refresh_tokens: dict[str, str]
     realm_ids: tuple[str, ...]
     api_url: str
@@ -255,6 +288,7 @@ class Settings:
     page_size: int
     minor_version: int
     token_store_path: Path
+    token_store_url: str | None
     max_requests_per_minute: int
     max_concurrent_requests: int
     request_timeout: float
@@ -265,6 +299,9 @@ class Settings:
     use_cdc: bool = True
     merge_windows: bool = False  # window_days unset: as few windows as the counts allow
     entity_overrides: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
+    parallel_realms: bool = True
+    max_total_requests: int = 40
+    max_buffered_pages: int = 10
     report_period: str = "month"
     report_accounting_method: str = "accrual"
     report_restate_months: int = 3
@@ -381,6 +418,9 @@ def parse_realm_ids(value: t.Any) -> tuple[str, ...]:
 
 
 def _refresh_tokens(config: Mapping[str, t.Any], realms: tuple[str, ...]) -> dict[str, str]:
+    if config.get("refresh_token") in (None, ""):
+        # A company connected with `tap-quickbooks authorize`: its token is in the store.
+        return dict.fromkeys(realms, "")
     raw = _secret(config, "refresh_token")
     tokens = [part.strip() for part in raw.split(",")]
     if any(not token for token in tokens):
@@ -448,6 +488,14 @@ def load_settings(
     if token_store_path.exists() and token_store_path.is_dir():
         raise SettingError("token_store_path", "is a directory; give a file path")
 
+    token_store_url = config.get("token_store_url") or None
+    if token_store_url is not None:
+        if not isinstance(token_store_url, str):
+            raise SettingError("token_store_url", "must be a postgresql:// URL")
+        from tap_quickbooks.pg_store import validate_url
+
+        token_store_url = validate_url(token_store_url)
+
     timeout = config.get("request_timeout")
     if timeout is None:
         timeout = DEFAULTS["request_timeout"]
@@ -479,6 +527,7 @@ def load_settings(
         page_size=_int(config, "page_size"),
         minor_version=_minor_version(config),
         token_store_path=token_store_path,
+        token_store_url=token_store_url,
         max_requests_per_minute=_int(config, "max_requests_per_minute"),
         max_concurrent_requests=_int(config, "max_concurrent_requests"),
         request_timeout=float(timeout),
@@ -489,6 +538,9 @@ def load_settings(
         use_cdc=_bool(config, "use_cdc"),
         entity_overrides=_entity_overrides(config.get("entity_overrides")),
         **report_fields(load_report_settings(config)),
+        parallel_realms=_bool(config, "parallel_realms"),
+        max_total_requests=_int(config, "max_total_requests"),
+        max_buffered_pages=_int(config, "max_buffered_pages"),
     )
 
 

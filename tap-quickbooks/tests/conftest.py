@@ -148,3 +148,31 @@ def run_tap(
 def truth_keys(emu: EmulatorServer, entity: str) -> set[tuple[str, str]]:
     truth = emu.truth()
     return {(realm, rid) for realm, data in truth.items() for rid in data[entity]}
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> t.Iterator[str]:
+    """A throw-away database on the server named by QBO_TEST_PG_DSN (the Postgres token store)."""
+    import os
+    import uuid
+
+    import psycopg
+    from psycopg import conninfo, sql
+
+    admin = os.environ.get("QBO_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"qbo_tap_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo.conninfo_to_dict(admin)
+    params["dbname"] = name
+    try:
+        user = params.get("user", "postgres")
+        if params.get("password"):
+            user = f"{user}:{params['password']}"
+        host, port = params.get("host", "127.0.0.1"), params.get("port", 5432)
+        yield f"postgresql://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

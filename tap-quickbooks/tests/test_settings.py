@@ -31,8 +31,7 @@ BAD = [
     ("client_id", {"client_id": None}),
     ("client_secret", {"client_secret": ""}),
     ("client_secret", {"client_secret": "   "}),
-    ("refresh_token", {"refresh_token": None}),
-    ("refresh_token", {"refresh_token": ""}),
+    ("refresh_token", {"refresh_token": " "}),
     ("realm_id", {"realm_id": None}),
     ("realm_id", {"realm_id": "93414'50"}),
     ("realm_id", {"realm_id": "9341 450"}),
@@ -155,3 +154,10 @@ def test_minor_version_below_75_is_rejected_naming_the_setting(tmp_path, value):
     assert message.startswith("setting 'minor_version': must be 75 or more")
     assert "\n" not in message
     assert load_settings(good_config(tmp_path, minor_version=75)).minor_version == 75
+
+
+def test_without_a_refresh_token_the_store_supplies_it(tmp_path):
+    """A company connected with `tap-quickbooks authorize` needs no refresh_token setting."""
+    config = good_config(tmp_path, realm_id="1,2")
+    config.pop("refresh_token")
+    assert TapQuickBooks(config=config).settings.refresh_tokens == {"1": "", "2": ""}

@@ -38,7 +38,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 from tap_quickbooks import pagination, query, windows
-from tap_quickbooks.auth import TokenStore
+from tap_quickbooks.auth import Store, open_store
 from tap_quickbooks.connection import MAX_BATCH_ITEMS, RealmConnection, RequestStats
 from tap_quickbooks.errors import SettingError, TapQuickBooksError
 from tap_quickbooks.settings import load_settings
@@ -69,6 +69,7 @@ TAP_SETTINGS = (
     "page_size",
     "minor_version",
     "token_store_path",
+    "token_store_url",
     "max_requests_per_minute",
     "max_concurrent_requests",
     "request_timeout",
@@ -292,7 +293,7 @@ def target_schema(schema: str | None, environ: Mapping[str, str] | None = None) 
 class QuickBooks:
     """Counts and ids from one realm, through the tap's connection."""
 
-    def __init__(self, settings: Settings, realm_id: str, store: TokenStore) -> None:
+    def __init__(self, settings: Settings, realm_id: str, store: Store) -> None:
         """Open the tap's realm connection (no request until the first call)."""
         self.settings = settings
         self.conn = RealmConnection(settings, realm_id, store)
@@ -552,7 +553,7 @@ def reconcile(
         raise ReconcileError(msg)
     start, end = plan[0].start, plan[-1].end
     step = dt.timedelta(days=settings.window_days)
-    store = TokenStore(settings.token_store_path)
+    store = open_store(settings.token_store_path, settings.token_store_url)
     report = Report(start=start, end=end, streams=[])
     streams = [overridden(stream, settings) for stream in streams]
     compare_all_ids = compare_all_ids or mark_deleted

@@ -1,0 +1,1 @@
+"""Dagster orchestration of the QuickBooks pipeline: one partition per connected company."""
