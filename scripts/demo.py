@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psycopg
-from psycopg import sql
+from psycopg import conninfo, sql
 from qbo_warehouse import reports as report_check
 from qbo_warehouse.db import libpq_dsn
 from qbo_warehouse.streams import STREAMS
@@ -280,7 +280,15 @@ def books(dsn: str, env: dict[str, str]) -> int:
     """Build the models (`dbt-postgres:build`: ledger, statements and their tests), then print the
     last three months' profit and loss and check that the trial balance nets to zero every month."""
     env = {k: v for k, v in env.items() if not k.startswith("DBT_POSTGRES_")}
-    env["TARGET_POSTGRES_SQLALCHEMY_URL"] = sqlalchemy_url(dsn)
+    # dbt's profile takes the server as parts: the embedded server's URL names its socket folder
+    # in the query string (?host=/...), which a URL's host part cannot carry.
+    params = conninfo.conninfo_to_dict(dsn)
+    env["TARGET_POSTGRES_SQLALCHEMY_URL"] = ""
+    env["TARGET_POSTGRES_HOST"] = str(params.get("host") or "127.0.0.1")
+    env["TARGET_POSTGRES_PORT"] = str(params.get("port") or "5432")
+    env["TARGET_POSTGRES_USER"] = str(params.get("user") or "postgres")
+    env["TARGET_POSTGRES_PASSWORD"] = str(params.get("password") or "")
+    env["TARGET_POSTGRES_DATABASE"] = str(params.get("dbname") or "postgres")
     say("running: meltano --environment=demo invoke dbt-postgres:build")
     rc = meltano("invoke", "dbt-postgres:build", env=env)
     if rc != 0:
