@@ -18,6 +18,7 @@ from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers._state import get_state_if_exists
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import Catalog
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from singer_sdk.singerlib.json import serialize_json
 from typing_extensions import override
@@ -49,6 +50,7 @@ TOUCH_POINTS: tuple[tuple[str, str, str], ...] = (
     ("singer_sdk.io_base", "SingerWriter", "the base of the orjson writer"),
     ("singer_sdk.Tap", "_get_about_info", "the README's settings table"),
     ("singer_sdk.about", "MarkdownFormatter", "the README's settings table"),
+    ("singer_sdk.Tap", "_catalog", "set while the stream maps register: selected streams only"),
 )
 
 __all__ = ["Message", "RecordMessage", "SingerWriter", "serialize_json"]
@@ -140,6 +142,25 @@ class InternalsTap(Tap):
         if raise_errors:
             self.prepare_config(self._config)
         return super()._validate_config(raise_errors=raise_errors)
+
+    @override
+    def setup_mapper(self) -> None:
+        """Register only the selected streams with the stream maps.
+
+        The SDK registers every stream of the catalog, an unselected one with its schema pruned
+        to nothing, so a map over every stream (meltano.yml's `'*'` alias) fails on that
+        stream's key properties. An unselected stream writes nothing and needs no map.
+        """
+        catalog = self.catalog
+        self._catalog = Catalog(
+            (stream_id, entry)
+            for stream_id, entry in catalog.items()
+            if entry.metadata.resolve_selection().get((), True)
+        )
+        try:
+            super().setup_mapper()
+        finally:
+            self._catalog = catalog
 
     def prepare_config(self, config: dict[str, t.Any]) -> None:
         """Validate and normalise `config` in place before the SDK's schema check."""

@@ -173,6 +173,7 @@ TOUCHED = [
     ("singer_sdk.io_base", "SingerWriter"),
     ("singer_sdk.Tap", "_get_about_info"),
     ("singer_sdk.about", "MarkdownFormatter"),
+    ("singer_sdk.Tap", "_catalog"),
 ]
 
 
@@ -191,7 +192,7 @@ def test_the_touch_points_are_listed_in_one_module():
 @pytest.mark.parametrize(("owner", "name"), TOUCHED)
 def test_each_sdk_touch_point_still_exists(owner, name, tmp_path):
     target = _owner(owner)
-    if name in {"_stream_version", "_tap", "state_manager", "_config"}:
+    if name in {"_stream_version", "_tap", "state_manager", "_config", "_catalog"}:
         # Instance attributes: look at a live stream of a configured tap.
         tap = TapQuickBooks(
             config={
@@ -226,3 +227,27 @@ def test_no_other_module_reaches_below_the_sdk_surface():
                 ), path.name
             if isinstance(node, ast.Attribute) and node.attr in private:
                 pytest.fail(f"{path.name} uses {node.attr}; move it to sdk_internals.py")
+
+
+def test_a_map_over_every_stream_leaves_unselected_streams_alone(tmp_path):
+    """meltano.yml's `'*'` alias with a stream deselected (as `'!report_*.*'` does)."""
+    config = {
+        "client_id": "a",
+        "client_secret": "b",
+        "refresh_token": "c",
+        "realm_id": "1",
+        "start_date": "2020-01-01",
+        "token_store_path": str(tmp_path / "t.json"),
+        "stream_maps": {"*": {"__alias__": "'qb_' + __stream_name__"}},
+    }
+    catalog = TapQuickBooks(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] != "items"
+    tap = TapQuickBooks(config=config, catalog=catalog)
+    assert not tap.streams["items"].selected
+    assert tap.streams["invoices"].selected
+    aliases = {m.stream_alias for maps in tap.mapper.stream_maps.values() for m in maps}
+    assert "qb_invoices" in aliases
+    assert "qb_items" not in aliases
