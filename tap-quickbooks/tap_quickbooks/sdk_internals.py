@@ -50,7 +50,7 @@ TOUCH_POINTS: tuple[tuple[str, str, str], ...] = (
     ("singer_sdk.io_base", "SingerWriter", "the base of the orjson writer"),
     ("singer_sdk.Tap", "_get_about_info", "the README's settings table"),
     ("singer_sdk.about", "MarkdownFormatter", "the README's settings table"),
-    ("singer_sdk.Tap", "_catalog", "set while the stream maps register: selected streams only"),
+    ("singer_sdk.Tap", "_catalog", "set while the SDK maps the selected streams"),
 )
 
 __all__ = ["Message", "RecordMessage", "SingerWriter", "serialize_json"]
@@ -145,22 +145,29 @@ class InternalsTap(Tap):
 
     @override
     def setup_mapper(self) -> None:
-        """Register only the selected streams with the stream maps.
+        """Register unselected streams with the stream maps by their whole schema.
 
-        The SDK registers every stream of the catalog, an unselected one with its schema pruned
-        to nothing, so a map over every stream (meltano.yml's `'*'` alias) fails on that
-        stream's key properties. An unselected stream writes nothing and needs no map.
+        The SDK registers an unselected stream with its schema pruned to nothing, so a map over
+        every stream (meltano.yml's `'*'` alias) fails on that stream's key properties. Selected
+        streams are registered as the SDK does; the others by their whole schema, so a map still
+        applies if the stream is selected later.
         """
         catalog = self.catalog
-        self._catalog = Catalog(
-            (stream_id, entry)
-            for stream_id, entry in catalog.items()
-            if entry.metadata.resolve_selection().get((), True)
-        )
+        unselected = [
+            entry
+            for entry in catalog.values()
+            if not entry.metadata.resolve_selection().get((), True)
+        ]
+        skipped = {entry.tap_stream_id for entry in unselected}
+        self._catalog = Catalog((sid, e) for sid, e in catalog.items() if sid not in skipped)
         try:
             super().setup_mapper()
         finally:
             self._catalog = catalog
+        for entry in unselected:
+            self.mapper.register_raw_stream_schema(
+                entry.stream or entry.tap_stream_id, entry.schema.to_dict(), entry.key_properties
+            )
 
     def prepare_config(self, config: dict[str, t.Any]) -> None:
         """Validate and normalise `config` in place before the SDK's schema check."""

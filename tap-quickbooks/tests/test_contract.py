@@ -249,5 +249,4 @@ def test_a_map_over_every_stream_leaves_unselected_streams_alone(tmp_path):
     assert not tap.streams["items"].selected
     assert tap.streams["invoices"].selected
     aliases = {m.stream_alias for maps in tap.mapper.stream_maps.values() for m in maps}
-    assert "qb_invoices" in aliases
-    assert "qb_items" not in aliases
+    assert {"qb_invoices", "qb_items"} <= aliases  # items keeps its map if selected later
