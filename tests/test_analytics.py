@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from conftest import TAP_STREAMS
+from qbo_warehouse.streams import STREAMS as TAP_STREAMS
 
 
 def one(conn: psycopg.Connection[Any], query: str) -> Any:
