@@ -132,7 +132,8 @@ def test_a_catalog_with_one_stream_deselected(tmp_path, target_jsonl) -> None:
         catalog = json.loads(discovered.stdout)
         for entry in catalog["streams"]:
             for meta in entry["metadata"]:
-                if meta["breadcrumb"] == []:
+                # Deselect one entity stream; the report streams stay as discovered (unselected).
+                if meta["breadcrumb"] == [] and meta["metadata"].get("selected-by-default", True):
                     meta["metadata"]["selected"] = entry["tap_stream_id"] != "items"
         path = tmp_path / "catalog.json"
         path.write_text(json.dumps(catalog))
