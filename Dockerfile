@@ -1,4 +1,5 @@
-# One image for the compose stack: Meltano with both plugins installed, the emulator, qbo-warehouse.
+# One image for the compose stack: Meltano with both plugins installed, the emulator, qbo-warehouse
+# and the Dagster orchestrator (qbo_orchestrate).
 FROM python:3.11-slim
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -12,6 +13,7 @@ COPY qbo-emulator ./qbo-emulator
 COPY tap-quickbooks ./tap-quickbooks
 COPY warehouse ./warehouse
 COPY target-postgres-fast ./target-postgres-fast
+COPY orchestrate ./orchestrate
 COPY plugins/constraints.txt ./plugins/
 COPY plugins/utilities/constraints.txt ./plugins/utilities/
 COPY transform ./transform

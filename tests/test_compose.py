@@ -24,7 +24,7 @@ def compose() -> dict[str, Any]:
 
 def test_services_and_volumes(compose) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "pgadmin", "emulator", "meltano"}
+    assert set(services) == {"postgres", "pgadmin", "emulator", "meltano", "orchestrator"}
     postgres = services["postgres"]
     assert postgres["image"].startswith("postgres:")
     assert any(v.endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
@@ -63,6 +63,48 @@ def test_meltano_runs_a_job_of_the_project(compose) -> None:
     ]
 
 
+def test_orchestrator_runs_the_dagster_definitions_beside_meltano(compose) -> None:
+    orchestrator = compose["services"]["orchestrator"]
+    meltano = compose["services"]["meltano"]
+    # Opt-in, from the same image, with the meltano service's project, state, tokens and target.
+    assert orchestrator["profiles"] == ["orchestrate"]
+    assert orchestrator["build"] == meltano["build"]
+    assert orchestrator["image"] == meltano["image"]
+    assert orchestrator["volumes"] == meltano["volumes"]
+    assert orchestrator["depends_on"] == meltano["depends_on"]
+    env, shared = orchestrator["environment"], meltano["environment"]
+    for key in (
+        "MELTANO_ENVIRONMENT",
+        "MELTANO_DATABASE_URI",
+        "TAP_QUICKBOOKS_TOKEN_STORE_PATH",
+        "TAP_QUICKBOOKS_API_URL",
+        "TAP_QUICKBOOKS_AUTH_URL",
+        "TARGET_POSTGRES_SQLALCHEMY_URL",
+    ):
+        assert env[key] == shared[key], key
+    assert env["QBO_MELTANO_PROJECT"] == "/project"  # the Dockerfile's WORKDIR
+    assert re.search(r"^WORKDIR /project$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert env["DAGSTER_HOME"].startswith("/data/")  # on the volume: runs and pool survive
+    # The demo's client id is the emulator's (meltano.yml), unless .env names the app's.
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    demo = next(e for e in project["environments"] if e["name"] == "demo")
+    [tap] = [p for p in demo["config"]["plugins"]["extractors"] if p["name"] == "tap-quickbooks"]
+    client = re.fullmatch(
+        r"\$\{TAP_QUICKBOOKS_CLIENT_ID:-([\w-]+)\}", env["TAP_QUICKBOOKS_CLIENT_ID"]
+    )
+    assert client
+    assert client[1] == tap["config"]["client_id"]
+    # The sensor and the schedule it starts exist, and the daemon loads that module.
+    from qbo_orchestrate import definitions
+
+    script = orchestrator["command"][-1]
+    assert orchestrator["command"][:2] == ["sh", "-c"]
+    module = "-m qbo_orchestrate.definitions"
+    assert f"dagster sensor start {definitions.connected_companies.name} {module}" in script
+    assert f"dagster schedule start {definitions.hourly_companies.name} {module}" in script
+    assert script.endswith(f"exec dagster-daemon run {module}")
+
+
 def test_emulator_command_uses_known_switches(compose) -> None:
     exe = shutil.which("qbo-emulator", path=str(BIN)) or shutil.which("qbo-emulator")
     assert exe
@@ -83,6 +125,12 @@ def test_image_copies_what_exists_and_what_meltano_install_needs() -> None:
     local = re.findall(r"-e \./([\w.-]+)", (ROOT / "meltano.yml").read_text())
     assert local
     assert set(local) <= set(copied)
+    # Every local package scripts/install-image installs is copied in.
+    script = (ROOT / "scripts" / "install-image").read_text()
+    [pip] = re.findall(r"^python -m pip install (?:.*\\\n)*.*$", script, re.MULTILINE)
+    installed = re.findall(r"\./([\w.-]+)", pip)
+    assert "orchestrate" in installed
+    assert set(installed) <= set(copied)
 
 
 def test_docker_compose_config_accepts_it(tmp_path) -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -97,6 +97,22 @@ def interpolate(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
 
 
+# Run with the image's Python: the orchestrator's sensor against an ephemeral instance, the
+# assets of its job, and the project its runs use.
+ORCHESTRATOR_CHECK = """
+import json
+import dagster as dg
+from qbo_orchestrate import definitions as d
+job = d.defs.resolve_job_def("quickbooks_company_job")
+result = d.connected_companies(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+print(json.dumps({
+    "run_requests": [r.partition_key for r in result.run_requests],
+    "job_assets": sorted(k.path for k in job.asset_layer.selected_asset_keys),
+    "project_root": d.MeltanoProject().project_root,
+}))
+"""
+
+
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     name = f"qbo_image_{uuid.uuid4().hex[:12]}"
@@ -151,6 +167,22 @@ def test_image_install_script_builds_a_working_image(tmp_path: Path, fresh_datab
     # Meltano's dependencies intact (singer-io's tap pins jsonschema 2.6.0), and the tap is ours.
     check = "import jsonschema.protocols, tap_quickbooks.streams, qbo_warehouse.cli"
     subprocess.run([str(bin_dir / "python"), "-c", check], check=True, env=base)
+    # The orchestrator's Definitions load as Dagster loads a code location (the compose
+    # orchestrator service's daemon runs the same module).
+    (tmp_path / "dagster-home").mkdir()
+    validate = subprocess.run(
+        [str(bin_dir / "dagster"), "definitions", "validate", "-m", "qbo_orchestrate.definitions"],
+        cwd=project,
+        env={**base, "DAGSTER_HOME": str(tmp_path / "dagster-home")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-4000:]
+    assert "Validation successful for code location qbo_orchestrate.definitions" in (
+        validate.stdout + validate.stderr
+    )
     pip_check = subprocess.run(
         [str(bin_dir / "python"), "-m", "pip", "check"], capture_output=True, text=True, env=base
     )
@@ -190,7 +222,7 @@ def test_image_install_script_builds_a_working_image(tmp_path: Path, fresh_datab
             check=True,
             env=base,
         )
-        company: dict[str, Any] = next(iter(json.loads(truth.stdout).values()))
+        company_realm, company = next(iter(json.loads(truth.stdout).items()))
 
         admin = conninfo.conninfo_to_dict(admin_dsn())
         meltano = compose["services"]["meltano"]
@@ -228,6 +260,29 @@ def test_image_install_script_builds_a_working_image(tmp_path: Path, fresh_datab
             count = conn.execute(f"SELECT count(*) FROM raw.{table}").fetchone()
             assert count is not None
             assert count[0] == len(company[entity]), table
+    # The compose orchestrator, with its environment, sees the company the meltano service
+    # connected (its sensor asks for one run of it) and has both steps of a company's run.
+    orchestrator = compose["services"]["orchestrator"]
+    orchestrator_env = {**base, "DAGSTER_HOME": str(tmp_path / "dagster-home")}
+    for key, value in orchestrator["environment"].items():
+        text = interpolate(str(value), outer).replace("/data/", f"{data}/")
+        orchestrator_env[key] = text.replace("@postgres:5432/", pg_host)
+    orchestrator_env["QBO_MELTANO_PROJECT"] = str(project)  # /project in the image
+    sensed = subprocess.run(
+        [str(bin_dir / "python"), "-c", ORCHESTRATOR_CHECK],
+        cwd=project,
+        env=orchestrator_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert sensed.returncode == 0, sensed.stderr[-4000:]
+    found = json.loads(sensed.stdout.strip().splitlines()[-1])
+    assert found["run_requests"] == [company_realm]
+    assert found["job_assets"] == [["quickbooks_company"], ["quickbooks_models"]]
+    assert found["project_root"] == str(project)
+
     summary = subprocess.run(
         [str(bin_dir / "qbo-warehouse"), "summary", "--dsn", dsn],
         capture_output=True,

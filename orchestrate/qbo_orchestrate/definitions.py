@@ -1,7 +1,10 @@
 """Dagster definitions: one partition per connected QuickBooks company.
 
 - ``quickbooks_company`` (asset, dynamically partitioned by realm id): ``meltano run`` for that
-  company with its own state id, then dbt for that company when ``transform/`` exists.
+  company with its own state id. Companies load side by side.
+- ``quickbooks_models`` (asset, same partitions, after ``quickbooks_company``): the project's dbt
+  build when ``transform/`` exists, in the concurrency pool ``qbo_dbt`` limited to one step at
+  a time (``dbt_pool.py``): the models build every company's rows into the same tables.
 - ``connected_companies`` (sensor): adds a partition for every company in the tap's token store
   (``tap-quickbooks authorize`` puts them there) and requests a first load of each new one.
 - ``hourly_companies`` (schedule): every hour, a run per partition; each company is its own run,
@@ -16,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from qbo_orchestrate import dbt_pool
 from qbo_orchestrate import meltano as loads
 
 PARTITIONS_NAME = "quickbooks_company"
@@ -57,6 +61,22 @@ class MeltanoProject(dg.ConfigurableResource):  # type: ignore[type-arg]
             env=dict(self.env),
             run_label=run_label,
             timeout=self.timeout_seconds,
+        )
+
+    def has_models(self) -> bool:
+        """True when the project has dbt models (transform/dbt_project.yml)."""
+        return loads.has_dbt_project(Path(self.project_root))
+
+    def transform(self, realm_id: str, run_label: str) -> loads.Transform:
+        """The dbt build after one company's load (`qbo_orchestrate.meltano.run_dbt`)."""
+        return loads.run_dbt(
+            realm_id,
+            project=Path(self.project_root),
+            environment=self.environment,
+            meltano=self.meltano,
+            env=dict(self.env),
+            run_label=run_label,
+            timeout=self.timeout_seconds,
             dbt_command=self.dbt_command,
         )
 
@@ -73,12 +93,13 @@ def company_asset(retry_policy: dg.RetryPolicy = RETRY) -> dg.AssetsDefinition:
         partitions_def=PARTITIONS,
         group_name="quickbooks",
         retry_policy=retry_policy,
-        description="One company's raw tables (meltano run, own state id), then its dbt models.",
+        description="One company's raw tables (meltano run, own state id).",
     )
     def quickbooks_company(
         context: dg.AssetExecutionContext, project: MeltanoProject
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         realm_id = context.partition_key
+        dbt_pool.ensure_limit(context.instance)  # before this run's dbt step asks for a slot
         try:
             outcome = project.load(realm_id, context.run.run_id)
         except loads.CompanyLoadError as exc:
@@ -88,17 +109,55 @@ def company_asset(retry_policy: dg.RetryPolicy = RETRY) -> dg.AssetsDefinition:
                 "realm_id": outcome.realm_id,
                 "state_id": outcome.state_id,
                 "log": str(outcome.log),
-                "dbt": outcome.dbt,
             }
         )
 
     return quickbooks_company
 
 
+def models_asset(retry_policy: dg.RetryPolicy = RETRY) -> dg.AssetsDefinition:
+    """The dbt build after one company's load: one at a time across all runs (pool qbo_dbt)."""
+
+    @dg.asset(
+        name="quickbooks_models",
+        partitions_def=PARTITIONS,
+        group_name="quickbooks",
+        deps=["quickbooks_company"],
+        pool=dbt_pool.POOL,
+        retry_policy=retry_policy,
+        description="The dbt models after this company's load (every company's rows: one dbt "
+        "build at a time, pool qbo_dbt).",
+    )
+    def quickbooks_models(
+        context: dg.AssetExecutionContext, project: MeltanoProject
+    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+        realm_id = context.partition_key
+        if project.has_models():
+            problem = dbt_pool.problem(context.instance)
+            if problem is not None:
+                raise dg.Failure(
+                    description=f"company {realm_id}: dbt not run: {problem}",
+                    metadata={"realm_id": realm_id},
+                    allow_retries=False,
+                )
+        try:
+            done = project.transform(realm_id, context.run.run_id)
+        except loads.CompanyLoadError as exc:
+            raise dg.Failure(description=str(exc), metadata={"realm_id": realm_id}) from None
+        return dg.MaterializeResult(
+            metadata={"realm_id": done.realm_id, "dbt": done.dbt, "log": str(done.log)}
+        )
+
+    return quickbooks_models
+
+
 quickbooks_company = company_asset()
+quickbooks_models = models_asset()
 
 
-company_job = dg.define_asset_job("quickbooks_company_job", selection=[quickbooks_company])
+company_job = dg.define_asset_job(
+    "quickbooks_company_job", selection=[quickbooks_company, quickbooks_models]
+)
 
 
 def connected_companies_now() -> list[str]:
@@ -144,7 +203,7 @@ def hourly_companies(context: dg.ScheduleEvaluationContext) -> list[dg.RunReques
 
 
 defs = dg.Definitions(
-    assets=[quickbooks_company],
+    assets=[quickbooks_company, quickbooks_models],
     jobs=[company_job],
     sensors=[connected_companies],
     schedules=[hourly_companies],

@@ -1,4 +1,4 @@
-"""One company's load: `meltano run` for one realm with its own state id, then dbt when present.
+"""One company's load (`meltano run` of one realm, its own state id), and the dbt build after it.
 
 Runs of several companies at once share the Meltano project but not its per-plugin run files:
 each company gets its own system directory (``MELTANO_SYS_DIR_ROOT``,
@@ -36,7 +36,15 @@ class Outcome:
     realm_id: str
     state_id: str
     log: Path
-    dbt: str
+
+
+@dataclass(frozen=True)
+class Transform:
+    """What the dbt step after one company's load did."""
+
+    realm_id: str
+    log: Path
+    dbt: str  # "ran" or why it was skipped
 
 
 def default_meltano() -> str:
@@ -72,24 +80,15 @@ def _tail(path: Path) -> str:
     return " | ".join(line.strip() for line in lines[-TAIL_LINES:] if line.strip())
 
 
-def run_company(
-    realm_id: str,
-    *,
-    project: Path,
-    environment: str,
-    meltano: str,
-    env: dict[str, str],
-    run_label: str,
-    timeout: float,
-    dbt_command: str,
-) -> Outcome:
-    """Load one company; raises CompanyLoadError naming the company when a step fails."""
+def _run_env(
+    project: Path, realm_id: str, env: dict[str, str], run_label: str
+) -> tuple[dict[str, str], Path]:
+    """The environment of one company's Meltano commands, and the run's log file."""
     if not realm_id.isdigit():
         raise CompanyLoadError(f"partition {realm_id!r} is not a realm id (digits)")
     sysdir = company_dir(project, realm_id)
     logs = sysdir / "logs"
     logs.mkdir(exist_ok=True, mode=0o700)
-    log = logs / f"{run_label}.log"
     child = {**os.environ, **env}
     child.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{project / '.meltano' / 'meltano.db'}")
     child.update(
@@ -101,24 +100,64 @@ def run_company(
             "TAP_QUICKBOOKS_REFRESH_TOKEN": "",
         }
     )
+    return child, logs / f"{run_label}.log"
+
+
+def run_company(
+    realm_id: str,
+    *,
+    project: Path,
+    environment: str,
+    meltano: str,
+    env: dict[str, str],
+    run_label: str,
+    timeout: float,
+) -> Outcome:
+    """Load one company; raises CompanyLoadError naming the company when it fails."""
+    child, log = _run_env(project, realm_id, env, run_label)
     command = [meltano, f"--environment={environment}", "run", "--state-id-suffix", realm_id]
     command += [EXTRACTOR, LOADER]
     _step(command, project, child, log, timeout, f"company {realm_id}: meltano run")
-    dbt = "skipped: no transform/dbt_project.yml"
-    if (project / DBT_PROJECT).exists():
-        fill = {
-            "{vars}": json.dumps({"realm_id": realm_id}),
-            "{meltano}": meltano,
-            "{environment}": environment,
-        }
-        args = []
-        for arg in shlex.split(dbt_command):
-            for key, value in fill.items():
-                arg = arg.replace(key, value)
-            args.append(arg)
-        _step(args, project, child, log, timeout, f"company {realm_id}: dbt")
-        dbt = "ran"
-    return Outcome(realm_id, state_id(environment, realm_id), log, dbt)
+    return Outcome(realm_id, state_id(environment, realm_id), log)
+
+
+def has_dbt_project(project: Path) -> bool:
+    """True when the project has dbt models (transform/dbt_project.yml)."""
+    return (project / DBT_PROJECT).exists()
+
+
+def run_dbt(
+    realm_id: str,
+    *,
+    project: Path,
+    environment: str,
+    meltano: str,
+    env: dict[str, str],
+    run_label: str,
+    timeout: float,
+    dbt_command: str,
+) -> Transform:
+    """Build the dbt models after one company's load (skipped without transform/).
+
+    The models build every company's rows (they are keyed by realm_id, not filtered on
+    it), so two builds must never overlap: the caller runs one at a time (the
+    orchestrator's `qbo_dbt` pool). `{vars}` in `dbt_command` becomes `{"realm_id": ...}`.
+    """
+    child, log = _run_env(project, realm_id, env, run_label)
+    if not has_dbt_project(project):
+        return Transform(realm_id, log, f"skipped: no {DBT_PROJECT}")
+    fill = {
+        "{vars}": json.dumps({"realm_id": realm_id}),
+        "{meltano}": meltano,
+        "{environment}": environment,
+    }
+    args = []
+    for arg in shlex.split(dbt_command):
+        for key, value in fill.items():
+            arg = arg.replace(key, value)
+        args.append(arg)
+    _step(args, project, child, log, timeout, f"company {realm_id}: dbt")
+    return Transform(realm_id, log, "ran")
 
 
 def _step(

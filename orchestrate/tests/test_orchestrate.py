@@ -5,8 +5,11 @@ store; the sensor turns them into partitions; each partition is one `meltano run
 state id, Meltano's system database being the same Postgres (`MELTANO_DATABASE_URI`).
 """
 
+import itertools
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg
@@ -16,6 +19,7 @@ from qbo_emulator.testing import EmulatorServer
 from tap_quickbooks.auth import open_store
 from tap_quickbooks.authorize import authorize
 
+from qbo_orchestrate import dbt_pool
 from qbo_orchestrate import definitions as d
 from qbo_orchestrate.meltano import state_id
 
@@ -98,6 +102,15 @@ def states(dsn: str) -> dict[str, str]:
     return dict(found)
 
 
+def persistent_instance(
+    tmp_path: Path, overrides: dict[str, Any] | None = None
+) -> dg.DagsterInstance:
+    """A Dagster instance with its storage on disk (as `dagster dev` makes): it has pools."""
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    return dg.DagsterInstance.local_temp(str(home), overrides=overrides)
+
+
 def partitions_from_sensor(instance: dg.DagsterInstance) -> list[str]:
     result = d.connected_companies(dg.build_sensor_context(instance=instance))
     assert isinstance(result, dg.SensorResult)
@@ -114,16 +127,17 @@ def test_each_company_is_a_partition_with_its_own_state(emu, setup) -> None:
     assert partitions_from_sensor(instance) == []  # already known
     for realm in emu.realm_ids:
         result = dg.materialize(
-            [d.quickbooks_company],
+            [d.quickbooks_company, d.quickbooks_models],
             partition_key=realm,
             instance=instance,
             resources=resources(project, env),
         )
         assert result.success
-        [event] = result.get_asset_materialization_events()
-        metadata = event.materialization.metadata
-        assert metadata["state_id"].value == state_id("dev", realm)
-        assert metadata["dbt"].value == "skipped: no transform/dbt_project.yml"
+        load, models = result.get_asset_materialization_events()
+        assert load.materialization.metadata["state_id"].value == state_id("dev", realm)
+        assert models.asset_key == dg.AssetKey("quickbooks_models")
+        dbt = models.materialization.metadata["dbt"].value
+        assert dbt == "skipped: no transform/dbt_project.yml"
     truth = emu.truth()
     for table, entity in (("qb_items", "Item"), ("qb_customers", "Customer")):
         assert rows_by_realm(dsn, table) == {r: len(truth[r][entity]) for r in emu.realm_ids}
@@ -207,7 +221,7 @@ def test_dbt_runs_for_the_company_when_transform_exists(emu, setup, tmp_path) ->
     record = tmp_path / "dbt-args.txt"
     script = f"import sys; open({str(record)!r}, 'a').write(sys.argv[1])"
     fake_dbt = f'{sys.executable} -c "{script}" {{vars}}'
-    instance = dg.DagsterInstance.ephemeral()
+    instance = persistent_instance(tmp_path)
     partitions_from_sensor(instance)
     realm = emu.realm_ids[0]
     run = {
@@ -216,7 +230,145 @@ def test_dbt_runs_for_the_company_when_transform_exists(emu, setup, tmp_path) ->
         )
     }
     result = dg.materialize(
-        [d.quickbooks_company], partition_key=realm, instance=instance, resources=run
+        [d.quickbooks_company, d.quickbooks_models],
+        partition_key=realm,
+        instance=instance,
+        resources=run,
     )
     assert result.success
     assert record.read_text() == f'{{"realm_id": "{realm}"}}'
+    # The instance had no limit for the dbt pool: the load step set it to one.
+    assert instance.event_log_storage.get_concurrency_info(dbt_pool.POOL).slot_count == 1
+
+
+# -- several companies at once: loads side by side, one dbt build at a time --------------------
+
+# `meltano run` of one company: notes its start, waits until every company's load has started
+# (so the loads provably run side by side; it gives up after a minute), notes its end.
+FAKE_MELTANO = """
+import os, sys, time
+from pathlib import Path
+log = Path(os.environ["QBO_FAKE_LOG"])
+realm = os.environ["TAP_QUICKBOOKS_REALM_ID"]
+with log.open("a") as out:
+    out.write(f"load-start {realm}\\n")
+deadline = time.monotonic() + 60
+while log.read_text().count("load-start") < int(os.environ["QBO_FAKE_LOADS"]):
+    if time.monotonic() > deadline:
+        sys.exit("the other companies' loads never ran beside this one")
+    time.sleep(0.05)
+with log.open("a") as out:
+    out.write(f"load-end {realm}\\n")
+"""
+
+# dbt: holds a marker file while it builds; finding it already there means two builds at once.
+FAKE_DBT = """
+import json, os, sys, time
+from pathlib import Path
+log = Path(os.environ["QBO_FAKE_LOG"])
+busy = log.with_suffix(".dbt-running")
+realm = json.loads(sys.argv[1])["realm_id"]
+try:
+    fd = os.open(busy, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+except FileExistsError:
+    with log.open("a") as out:
+        out.write(f"dbt-overlap {realm}\\n")
+    sys.exit("another dbt build is running")
+with log.open("a") as out:
+    out.write(f"dbt-start {realm} {time.time()}\\n")
+time.sleep(1.5)
+with log.open("a") as out:
+    out.write(f"dbt-end {realm} {time.time()}\\n")
+os.close(fd)
+busy.unlink()
+"""
+
+
+def fake_project(tmp_path: Path, loads: int) -> tuple[Path, d.MeltanoProject]:
+    """A project whose `meltano run` and dbt are scripts noting when they run, in a log."""
+    project = tmp_path / "project"
+    (project / "transform").mkdir(parents=True)
+    (project / "transform" / "dbt_project.yml").write_text("name: qbo\n")
+    log = tmp_path / "steps.log"
+    meltano = tmp_path / "meltano"
+    meltano.write_text(f"#!{sys.executable}\n{FAKE_MELTANO}")
+    meltano.chmod(0o755)
+    dbt = tmp_path / "dbt.py"
+    dbt.write_text(FAKE_DBT)
+    resource = d.MeltanoProject(
+        project_root=str(project),
+        environment="dev",
+        meltano=str(meltano),
+        env={"QBO_FAKE_LOG": str(log), "QBO_FAKE_LOADS": str(loads)},
+        dbt_command=f"{sys.executable} {dbt} {{vars}}",
+    )
+    return log, resource
+
+
+def materialize_at_once(
+    instance: dg.DagsterInstance, realms: list[str], resource: d.MeltanoProject
+) -> list[dg.ExecuteInProcessResult]:
+    """One run per company, all started together (as the hourly schedule does)."""
+    results: dict[str, dg.ExecuteInProcessResult] = {}
+
+    def one(realm: str) -> None:
+        results[realm] = dg.materialize(
+            [d.quickbooks_company, d.quickbooks_models],
+            partition_key=realm,
+            instance=instance,
+            resources={"project": resource},
+            raise_on_error=False,
+        )
+
+    threads = [threading.Thread(target=one, args=(realm,)) for realm in realms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    return [results[realm] for realm in realms]
+
+
+def test_companies_load_side_by_side_and_dbt_builds_one_at_a_time(tmp_path) -> None:
+    realms = ["9341450000000001", "9341450000000002", "9341450000000003"]
+    log, resource = fake_project(tmp_path, loads=len(realms))
+    instance = persistent_instance(tmp_path)
+    instance.add_dynamic_partitions(d.PARTITIONS_NAME, realms)
+    results = materialize_at_once(instance, realms, resource)
+    lines = log.read_text().splitlines()
+    assert all(result.success for result in results), lines
+    # Every load started before any ended: the loads ran side by side.
+    events = [line.split()[0] for line in lines]
+    assert events[: len(realms)] == ["load-start"] * len(realms)
+    # dbt ran once per company, never two builds at once.
+    assert not [line for line in lines if line.startswith("dbt-overlap")]
+    spans = {}
+    for line in lines:
+        kind, realm, *stamp = line.split()
+        if kind in ("dbt-start", "dbt-end"):
+            spans.setdefault(realm, []).append(float(stamp[0]))
+    assert sorted(spans) == realms
+    ordered = sorted(spans.values())
+    for (_, end), (start, _) in itertools.pairwise(ordered):
+        assert end <= start
+    assert instance.event_log_storage.get_concurrency_info(dbt_pool.POOL).slot_count == 1
+
+
+def test_dbt_is_refused_on_an_instance_that_would_run_two_builds_at_once(tmp_path) -> None:
+    realm = "9341450000000001"
+    log, resource = fake_project(tmp_path, loads=1)
+    overrides = {"concurrency": {"pools": {"default_limit": 3}}}
+    for instance in (
+        dg.DagsterInstance.ephemeral(),  # no pools at all
+        persistent_instance(tmp_path, overrides),
+    ):
+        instance.add_dynamic_partitions(d.PARTITIONS_NAME, [realm])
+        [result] = materialize_at_once(instance, [realm], resource)
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert failure.step_key == "quickbooks_models"
+        message = failure.step_failure_data.user_failure_data.description
+        assert message.startswith(f"company {realm}: dbt not run: ")
+        assert "\n" not in message
+        assert f"dagster instance concurrency set {dbt_pool.POOL} 1" in message
+    assert "dbt-start" not in log.read_text()
+    assert "a limit of 3" in message

@@ -90,8 +90,12 @@ class Response:
 @dataclass
 class RealmStats:
     requests: int = 0
-    in_flight: int = 0
+    in_flight: int = 0  # answered requests being handled now
     max_in_flight: int = 0
+    # Every request of the realm at once, those refused with a 429 included: what a client
+    # sent concurrently (max_in_flight stops at `concurrency_limit`, this does not).
+    concurrent: int = 0
+    max_concurrent: int = 0
     throttled: int = 0
 
 
@@ -177,11 +181,13 @@ class Emulator:
                     "requests": s.requests,
                     "in_flight": s.in_flight,
                     "max_in_flight": s.max_in_flight,
+                    "max_concurrent": s.max_concurrent,
                     "throttled": s.throttled,
                 }
                 for r, s in self.realm_stats.items()
             },
             "max_in_flight": {r: s.max_in_flight for r, s in self.realm_stats.items()},
+            "max_concurrent": {r: s.max_concurrent for r, s in self.realm_stats.items()},
             "throttled": self.throttled,
             "faults": dict(self.faults),
             "token_refreshes": self.token_refreshes,
@@ -322,6 +328,17 @@ class Emulator:
             return Response(403, bodies.forbidden(), bodies.JSON_FAULT)
         stats = self.realm_stats[realm]
         stats.requests += 1
+        stats.concurrent += 1
+        stats.max_concurrent = max(stats.max_concurrent, stats.concurrent)
+        try:
+            return await self._admitted(req, realm, parts, number, stats)
+        finally:
+            stats.concurrent -= 1
+
+    async def _admitted(
+        self, req: Request, realm: str, parts: list[str], number: int, stats: RealmStats
+    ) -> Response:
+        """An authorized API request of `realm`: throttled, faulted or answered."""
         if self._throttled(realm, stats):
             self.throttled += 1
             stats.throttled += 1

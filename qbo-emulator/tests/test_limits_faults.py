@@ -98,7 +98,40 @@ def test_concurrency_limit_per_realm() -> None:
         for t in threads:
             t.join()
         assert sorted(results) == [200, 200, 429, 429]
-        assert emu.stats()["max_in_flight"][api.realm] == 2
+        stats = emu.stats()
+        assert stats["max_in_flight"][api.realm] == 2
+        # The client had more at once: each refused request arrived beside the two answered.
+        assert stats["max_concurrent"][api.realm] == 3
+        assert stats["realms"][api.realm]["max_concurrent"] == 3
+
+
+def test_max_concurrent_counts_what_the_client_sent_without_a_limit() -> None:
+    with small(concurrency_limit=0, latency_ms=400) as emu:
+        api = Api(emu)
+        token = api.access_token
+        barrier = threading.Barrier(5)
+        codes: list[int] = []
+
+        def call() -> None:
+            barrier.wait()
+            codes.append(
+                requests.get(
+                    api.url("query"),
+                    params={"query": "select * from Item"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=10,
+                ).status_code
+            )
+
+        threads = [threading.Thread(target=call) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes == [200] * 5
+        stats = emu.stats()
+        assert stats["max_concurrent"][api.realm] == 5
+        assert stats["max_in_flight"][api.realm] == 5
 
 
 def test_faults_at_request_numbers() -> None:

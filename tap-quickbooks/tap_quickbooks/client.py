@@ -42,7 +42,8 @@ from tap_quickbooks.connection import (
 )
 from tap_quickbooks.envelope import ENVELOPE_SCHEMA
 from tap_quickbooks.errors import QueryFaultError, RetriesExhaustedError, WindowFailedError
-from tap_quickbooks.sdk_internals import InternalsStream, partition_state
+from tap_quickbooks.realm_metrics import RealmCountedStream, log_requests
+from tap_quickbooks.sdk_internals import partition_state
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -75,7 +76,7 @@ class StreamTotals:
     tombstones: int = 0
 
 
-class QuickBooksStream(InternalsStream):
+class QuickBooksStream(RealmCountedStream):
     """One QBO entity of every configured company, keyed by `(realm_id, id)`.
 
     The stream-list contract (every stream of `streams.STREAM_TYPES` declares these; the
@@ -172,6 +173,7 @@ class QuickBooksStream(InternalsStream):
 
         This runs before the SDK evaluates map filters, so filters see it decoded too.
         """
+        row = t.cast("dict[str, t.Any]", super().post_process(row, context))  # counted per realm
         if self._maps_read_payload is None:
             self._maps_read_payload = self._stream_maps_read_payload()
         if self._maps_read_payload:
@@ -383,6 +385,9 @@ class QuickBooksStream(InternalsStream):
         preparing = not self.connections.plan(realm).prepared
         route = self._route(realm)
         prior = self.connections.plan(realm).failure if preparing else None
+        if preparing:  # the plan's requests (/batch, /cdc), once per company
+            plan_requests = self.connections.plan(realm).stats.requests
+            log_requests(self.name, realm, f"/v3/company/{realm}", plan_requests)
         for warning in route.warnings:
             self.logger.warning("%s", warning)
 
@@ -449,6 +454,7 @@ class QuickBooksStream(InternalsStream):
         yield from tombstones
         self._checkpoint(context, route)
 
+        log_requests(self.name, realm, f"/v3/company/{realm}", stats.requests)
         self.logger.info(
             "Summary %s realm=%s rows=%d windows=%d requests=%d retries=%d throttles=%d "
             "restarts=%d tombstones=%d seconds=%.1f",

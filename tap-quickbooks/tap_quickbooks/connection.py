@@ -4,8 +4,12 @@ Nothing here knows about streams or records: it sends GET queries, `/batch` and 
 requests and returns what QuickBooks answered.
 
 A `RealmConnection` owns what every stream of one company shares: the access token,
-the requests-per-minute budget, the pool of page fetchers (at most
-`max_concurrent_requests` in flight) and the HTTP session.
+the requests-per-minute budget, the pool of page fetchers and the HTTP session. Every
+request of the company (queries, `/batch`, `/cdc`, reports) goes through
+:meth:`RealmConnection.get_decoded`, which holds one of the company's
+`max_concurrent_requests` request slots from its budget wait until its body is read: the
+cap holds whichever thread sends it (a fetcher, a prefetched pipeline, the planning
+requests, a report, the SDK's thread).
 """
 
 from __future__ import annotations
@@ -172,6 +176,9 @@ class RealmConnection:
             max_workers=settings.max_concurrent_requests,
             thread_name_prefix=f"qbo-{realm_id}",
         )
+        # The company's request slots: a request holds one from its budget wait until its
+        # body is read (Intuit: at most 10 requests of a company at once, PROTOCOL §7).
+        self._slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
         self.base = f"{settings.api_url}/v3/company/{realm_id}"
         # Requests of every pipeline of this realm not answered yet (at most
         # max_concurrent_requests together), and the pipeline of the stream that runs next,
@@ -232,12 +239,18 @@ class RealmConnection:
         refreshed = 0  # 401s answered by a refresh, for this request
         while True:
             token, generation = self.auth.token()
-            if body is not None:
-                self.batch_limiter.acquire()
-            self.limiter.acquire()
-            stats.add(requests=1)
+            with self._slots:  # the one place the company's in-flight cap is held
+                if body is not None:
+                    self.batch_limiter.acquire()
+                self.limiter.acquire()
+                stats.add(requests=1)
+                sent = self._send(url, query, token, body)
             try:
-                result = self._attempt(url, query, token, decode, decode_body, body)
+                result = (
+                    sent
+                    if isinstance(sent, RetriableError)
+                    else self._answer(sent, decode, decode_body)
+                )
             except _Unauthorized:
                 # Another request may expire the token this one just refreshed (it saw a 401
                 # too, later): one more refresh is normal; a third 401 in a row is not.
@@ -274,15 +287,10 @@ class RealmConnection:
             )
             limits.sleep(delay)
 
-    def _attempt(
-        self,
-        url: str,
-        query: dict[str, t.Any],
-        token: str,
-        decode: Callable[[dict[str, t.Any]], _T],
-        decode_body: Callable[[bytes], _T | None] | None,
-        payload: bytes | None = None,
-    ) -> _T | RetriableError:
+    def _send(
+        self, url: str, query: dict[str, t.Any], token: str, payload: bytes | None
+    ) -> _Answer | RetriableError:
+        """Send one request and read its whole body (nothing is parsed here)."""
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
@@ -314,7 +322,16 @@ class RealmConnection:
             response.close()
             return RetriableError(f"response body cut off ({type(exc).__name__})")
         response.raw.release_conn()
-        status = response.status_code
+        return _Answer(response.status_code, response.headers, body)
+
+    def _answer(
+        self,
+        answer: _Answer,
+        decode: Callable[[dict[str, t.Any]], _T],
+        decode_body: Callable[[bytes], _T | None] | None,
+    ) -> _T | RetriableError:
+        """What QuickBooks' answer means: `decode(<its JSON>)`, a retriable error, or a raise."""
+        status, body = answer.status, answer.body
         if status == 200:
             with self._decoding:
                 if decode_body is not None and b"\\u0000" not in body:
@@ -341,7 +358,7 @@ class RealmConnection:
             return RetriableError(
                 "throttled by QuickBooks (HTTP 429)",
                 throttled=True,
-                wait=limits.throttle_delay(response.headers.get("Retry-After")),
+                wait=limits.throttle_delay(answer.headers.get("Retry-After")),
             )
         if status >= 500:
             return RetriableError(f"HTTP {status} from QuickBooks")
@@ -478,6 +495,15 @@ def _server_time(data: dict[str, t.Any]) -> dt.datetime | None:
 
 class _Unauthorized(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A response as received: its status, headers and whole body."""
+
+    status: int
+    headers: t.Mapping[str, str]
+    body: bytes
 
 
 def _unchanged(data: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -21,7 +21,7 @@ from typing_extensions import override
 from tap_quickbooks import limits, reports
 from tap_quickbooks.connection import Connections, RealmConnection, RequestStats, connections_for
 from tap_quickbooks.errors import QueryFaultError
-from tap_quickbooks.sdk_internals import InternalsStream
+from tap_quickbooks.realm_metrics import RealmCountedStream, log_requests
 
 if t.TYPE_CHECKING:
     from concurrent.futures import Future
@@ -78,7 +78,7 @@ class ReportTooLargeError(QueryFaultError):
     """QuickBooks cut a report short and the period cannot be split further."""
 
 
-class ReportStream(InternalsStream):
+class ReportStream(RealmCountedStream):
     """One QuickBooks report per period and accounting method.
 
     Not a `QuickBooksStream`: a report is no entity, so the realm plan (CDC, `/batch`,
@@ -279,6 +279,7 @@ class ReportStream(InternalsStream):
         finally:
             for future in pending:
                 future.cancel()
+        log_requests(self.name, realm, f"/v3/company/{realm}/reports/{self.entity}", stats.requests)
         self.logger.info(
             "Summary %s realm=%s rows=%d periods=%d requests=%d retries=%d throttles=%d "
             "seconds=%.1f",

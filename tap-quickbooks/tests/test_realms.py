@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import itertools
 import json
+import logging
 import subprocess
 import sys
+import typing as t
 
 import pytest
 import requests
 from qbo_emulator.testing import EmulatorServer
+from singer_sdk.metrics import METRICS_LOGGER_NAME, Point
 
+from tap_quickbooks.realm_metrics import RealmRecordCounter
 from tap_quickbooks.realms import RealmsFailedError, per_realm_requests
 from tap_quickbooks.settings import load_settings
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, run_tap, tap_config, truth_keys
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ENTITY_OF = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
 
@@ -40,19 +49,15 @@ def switches(records: list[dict]) -> int:
 
 def test_realms_are_read_at_once_within_the_total_cap(tmp_path) -> None:
     with emulator() as emu:
-        # Without CDC: its one request per realm is sent beside the next stream's prefetched
-        # pipeline, outside that pipeline's cap (also when one realm is read alone).
-        config = tap_config(
-            emu, tmp_path, page_size=10, max_total_requests=6, include_deletes=False
-        )
+        config = tap_config(emu, tmp_path, page_size=10, max_total_requests=6)
         result = run_tap(config)
         for stream, entity in ENTITY_OF.items():
             assert result.keys(stream) == truth_keys(emu, entity)
             assert set(bookmarks(result.last_state, stream)) == set(emu.realm_ids)
         # Interleaved: the realms' pages alternate in the output instead of one block each.
         assert switches(result.records["customers"]) > 2 * len(emu.realm_ids)
-        # Each realm had its share of the 6 requests, never more.
-        in_flight = emu.stats()["max_in_flight"]
+        # Each realm had its share of the 6 requests, never more (every request counted).
+        in_flight = emu.stats()["max_concurrent"]
         assert max(in_flight.values()) <= 2
         assert all(in_flight[r] >= 1 for r in emu.realm_ids)
 
@@ -161,3 +166,87 @@ def test_each_realm_gets_its_share_of_the_total(realms, total, per_realm, expect
         }
     )
     assert per_realm_requests(settings) == expected
+
+
+class _Metrics(logging.Handler):
+    """The SDK's METRIC points, as dicts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.points: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args and isinstance(record.args, tuple) and isinstance(record.args[0], Point):
+            self.points.append(record.args[0].to_dict())
+
+
+@contextlib.contextmanager
+def metric_points() -> Iterator[list[dict]]:
+    handler = _Metrics()
+    logger = logging.getLogger(METRICS_LOGGER_NAME)
+    logger.addHandler(handler)
+    try:
+        yield handler.points
+    finally:
+        logger.removeHandler(handler)
+
+
+def per_realm(points: list[dict], metric: str, stream: str | None = None) -> dict[str, int]:
+    found: dict[str, int] = collections.Counter()
+    for point in points:
+        if point["metric"] != metric or (stream and point["tags"]["stream"] != stream):
+            continue
+        found[point["tags"]["context"]["realm_id"]] += point["value"]
+    return dict(found)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_each_company_is_counted_under_its_own_realm(tmp_path, parallel) -> None:
+    with emulator() as emu:
+        config = tap_config(
+            emu,
+            tmp_path,
+            page_size=25,
+            parallel_realms=parallel,
+            report_start_date="2025-10-01",  # three months of reports
+        )
+        with metric_points() as points:
+            result = run_tap(config, streams=[*ENTITY_OF, "report_profit_and_loss"])
+        requests_of = {r: s["requests"] for r, s in emu.stats()["realms"].items()}
+    for stream in [*ENTITY_OF, "report_profit_and_loss"]:
+        emitted = collections.Counter(r["realm_id"] for r in result.records[stream])
+        assert per_realm(points, "record_count", stream) == dict(emitted)
+        assert len(emitted) == len(emu.realm_ids)
+    # Every request the tap sent for a company is counted under that company.
+    assert per_realm(points, "http_request_count") == requests_of
+    assert all(point["tags"].get("context") for point in points if point["type"] == "counter")
+    # The stream's duration covers every company: it names none of them.
+    timers = [p for p in points if p["metric"] == "sync_duration"]
+    assert timers
+    assert all("context" not in p["tags"] for p in timers)
+
+
+def test_a_run_of_one_company_times_it_under_its_realm(tmp_path) -> None:
+    with (
+        EmulatorServer(seed=21, customers=10, items=4, invoices=20) as emu,
+        metric_points() as points,
+    ):
+        run_tap(tap_config(emu, tmp_path), streams=["customers"])
+    [timer] = [p for p in points if p["metric"] == "sync_duration"]
+    assert timer["tags"]["context"] == {"realm_id": emu.realm_ids[0]}
+    assert per_realm(points, "record_count") == {emu.realm_ids[0]: 10}
+
+
+def test_counts_logged_along_the_way_name_each_company() -> None:
+    realm = ["1"]
+    counter = RealmRecordCounter("invoices", lambda: realm[0], log_interval=0)
+    with metric_points() as points, counter:
+        counter.with_context({"realm_id": "1"})
+        counter.with_context({"realm_id": "2"})
+        counter.with_context({"realm_id": "3"})
+        counter.increment()
+        realm[0] = "2"
+        counter.increment(4)
+    counts = [(p["tags"]["context"]["realm_id"], p["value"]) for p in points]
+    # Each point as it came (interval 0), then company 3, which had none, once at the end.
+    assert counts == [("1", 1), ("2", 4), ("3", 0)]

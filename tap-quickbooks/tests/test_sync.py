@@ -6,12 +6,20 @@ import collections
 import datetime as dt
 import logging
 import threading
+import time
+import typing as t
 
 import pytest
 from qbo_emulator.testing import EmulatorServer
 
+from tap_quickbooks import windows
+from tap_quickbooks.client import RequestStats, close_connections
 from tap_quickbooks.errors import WindowFailedError
+from tap_quickbooks.tap import TapQuickBooks
 from tests.conftest import run_tap, tap_config, truth_keys
+
+if t.TYPE_CHECKING:
+    from tap_quickbooks.client import QuickBooksStream
 
 ENTITY_OF = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
 
@@ -105,6 +113,59 @@ def test_pages_are_fetched_concurrently_within_the_limit(tmp_path):
         )
         in_flight = emu.stats()["max_in_flight"][emu.realm_ids[0]]
     assert 1 < in_flight <= 4
+
+
+def test_every_request_of_a_company_holds_one_of_its_slots(tmp_path):
+    """Deletes (/cdc), /batch, a report and a query sent while pages are fetched ahead.
+
+    The pages of a stream fill the company's 10 slots; the other requests of the company (as
+    the plan's deletes check, a report or the SDK's thread send them) wait for a free slot
+    instead of making an 11th request at once. The emulator does not enforce the limit here
+    (no 429s), it only records how many requests of the company it had at once.
+    """
+    with EmulatorServer(
+        seed=2, customers=5, items=5, invoices=1200, latency_ms=300, concurrency_limit=0
+    ) as emu:
+        realm = emu.realm_ids[0]
+        tap = TapQuickBooks(config=tap_config(emu, tmp_path, page_size=10))
+        try:
+            invoices = t.cast("QuickBooksStream", tap.streams["invoices"])
+            conn = invoices.connections.get(realm)
+            cap = tap.settings.max_concurrent_requests
+            stats = RequestStats()
+            start, end = tap.settings.start_date, tap.settings.end_date
+            assert end is not None
+            pages = invoices._pipeline(conn, windows.plan_windows(start, end, 3650), stats, None)
+            reader = threading.Thread(target=collections.deque, args=(pages, 0))
+            reader.start()
+            deadline = time.monotonic() + 60
+            while emu.stats()["realms"][realm]["in_flight"] < cap:  # the pages fill every slot
+                assert time.monotonic() < deadline, "the pages never filled the slots"
+                time.sleep(0.005)
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+            others = [
+                lambda: conn.cdc(["Invoice", "Payment"], since, stats),  # deletes
+                lambda: conn.cdc(["Bill"], since, stats),
+                lambda: conn.batch(["SELECT COUNT(*) FROM Customer"], stats),
+                lambda: conn.get(
+                    "reports/ProfitAndLoss",
+                    {"start_date": "2024-01-01", "end_date": "2024-01-31"},
+                    stats,
+                ),
+                lambda: conn.query("SELECT * FROM Item", stats),
+            ]
+            threads = [threading.Thread(target=other) for other in others]
+            for thread in threads:
+                thread.start()
+            for thread in [*threads, reader]:
+                thread.join(120)
+        finally:
+            close_connections(tap)
+        found = emu.stats()
+    assert found["by_endpoint"]["cdc"] == 2
+    assert found["by_endpoint"]["reports"] == 1
+    assert found["max_concurrent"][realm] == cap  # reached, never passed
+    assert found["throttled"] == 0
 
 
 def test_resume_after_an_interrupted_run(tmp_path):
