@@ -1,14 +1,18 @@
 """The pipeline with the models: `meltano run tap-quickbooks target-postgres dbt-postgres:build`.
 
 dbt builds every model and runs every test of transform/ (keys, references, the books balance)
-on what the tap loaded; here we check what it built against the raw tables it read.
+on what the tap loaded; here we check what it built against the raw tables it read, and
+`qbo-warehouse reconcile --statements-only` compares its statements with the reports the tap
+loaded (the demo environment loads both bases).
 """
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import psycopg
+from conftest import BIN
 from qbo_warehouse.streams import STREAMS as TAP_STREAMS
 
 
@@ -84,3 +88,16 @@ def test_run_with_dbt_build_makes_the_books(emulator, make_project) -> None:
             " where detail_type = 'SalesItemLineDetail'",
         )
         assert 0 < invoiced <= income
+
+    # The statements equal the reports the tap loaded, every month and basis, to the cent.
+    proc = subprocess.run(
+        [str(BIN / "qbo-warehouse"), "reconcile", "--statements-only"],
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
+    assert proc.stdout.splitlines()[-1] == "statements: everything matches"
+    assert "OK       9341450000000001 Accrual: ProfitAndLoss " in proc.stdout

@@ -13,18 +13,13 @@ tables only: dbt flattens them itself, `stg_qbo__report_<name>_lines`), and
 
 from __future__ import annotations
 
-import calendar
-import importlib
 import importlib.util
-import json
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
-from psycopg import sql
+from company_loader import load_objects, load_reports
 
 if TYPE_CHECKING:
     from conftest import Warehouse
@@ -35,32 +30,16 @@ postings = pytest.importorskip(
 data = pytest.importorskip("qbo_emulator.data")
 
 TRANSFORM = Path(__file__).resolve().parent.parent
-REPORTS = {
-    "ProfitAndLoss": "qb_report_profit_and_loss",
-    "BalanceSheet": "qb_report_balance_sheet",
-    "AgedReceivables": "qb_report_aged_receivables",
-    "AgedPayables": "qb_report_aged_payables",
-}
-SPECIAL = {"Class": "classes", "CompanyInfo": "company_info", "Preferences": "preferences"}
-
-
-def stream_of(entity: str) -> str:
-    """The tap's stream name of a QuickBooks entity: the snake_case plural."""
-    if entity in SPECIAL:
-        return SPECIAL[entity]
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", entity).lower()
-    return snake[:-1] + "ies" if snake.endswith("y") else snake + "s"
 
 
 @pytest.fixture(scope="module")
 def company(warehouse: Warehouse) -> Any:
     companies = data.build_companies(seed=8, customers=150, items=50, invoices=1600, realms=1)
     ((realm, c),) = companies.items()
-    for entity, table in c.tables.items():
-        objects = [json.loads(c.render(entity, row)) for row in table.rows.values()]
-        warehouse.load(stream_of(entity), realm, objects)
+    load_objects(warehouse, realm, c)
     if reports_available():
-        load_reports(warehouse, realm, c)
+        months = {day[:7] for day, *_ in postings.journal(c)}
+        load_reports(warehouse, realm, c, months)
     result = warehouse.dbt("build")
     if result.returncode != 0:
         pytest.fail("dbt build failed:\n" + "\n".join(result.stdout.splitlines()[-60:]))
@@ -72,43 +51,6 @@ def reports_available() -> bool:
         importlib.util.find_spec(name) is not None
         for name in ("qbo_emulator.reports", "qbo_emulator.reporting")
     )
-
-
-def load_reports(warehouse: Warehouse, realm: str, c: Any) -> None:
-    """Every month's reports of the emulator, stored as the report streams store them."""
-    # Imported by name: these modules exist only in versions with reports.
-    books = importlib.import_module("qbo_emulator.reporting").Books
-    build_report = importlib.import_module("qbo_emulator.reports").build_report
-
-    ledger = books(c).ledger()
-    months = sorted({day[:7] for day, *_ in postings.journal(c)})
-    with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
-        for name, table in REPORTS.items():
-            target = sql.Identifier("raw", table)
-            conn.execute(
-                sql.SQL(
-                    "create table {} (realm_id text, accounting_method text, period_start date,"
-                    " period_end date, payload jsonb, _sdc_deleted_at timestamp,"
-                    " primary key (realm_id, accounting_method, period_start, period_end))"
-                ).format(target)
-            )
-            for month in months:
-                year, number = int(month[:4]), int(month[5:])
-                start = f"{month}-01"
-                end = f"{month}-{calendar.monthrange(year, number)[1]:02d}"
-                if name.startswith("Aged"):
-                    params = {"report_date": end, "accounting_method": "Accrual"}
-                else:
-                    params = {"start_date": start, "end_date": end, "accounting_method": "Accrual"}
-                body = build_report(
-                    ledger, name, params, today="2030-01-01", time_text="2030-01-01T00:00:00-08:00"
-                )
-                conn.execute(
-                    sql.SQL("insert into {} values (%s, 'Accrual', %s, %s, %s, null)").format(
-                        target
-                    ),
-                    (realm, start, end, json.dumps(body)),
-                )
 
 
 def test_every_document_posts_what_the_emulator_posts(warehouse: Warehouse, company: Any) -> None:
