@@ -1,9 +1,10 @@
 """`qbo-warehouse reconcile`'s statement check on the built models of the emulator's company.
 
-The company's objects and its ProfitAndLoss, BalanceSheet and aging reports of every month go
-into the raw tables, `dbt build` runs, and the check must pass; then one account's amount in one
-month's stored P&L is changed: the check says the models are older than the load until they are
-rebuilt, and then lists that account and month with both amounts and the difference.
+The company's objects (some in other currencies) and its ProfitAndLoss and BalanceSheet of every
+month on both bases, and its aging reports, go into the raw tables, `dbt build` runs, and the
+check must pass; then one account's amount in one month's stored P&L is changed: the check says
+the models are older than the load until they are rebuilt, and then lists that account and month
+with both amounts and the difference.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ pytest.importorskip("qbo_emulator.reports", reason="this emulator answers no rep
 reporting = pytest.importorskip("qbo_emulator.reporting")
 cli = pytest.importorskip("qbo_warehouse.cli")
 
-BASES = ("Accrual",)
+BASES = ("Accrual", "Cash")
 
 
 @pytest.fixture(scope="module")
 def built(warehouse: Warehouse) -> tuple[str, list[str]]:
-    companies = data.build_companies(seed=11, customers=40, items=15, invoices=300, realms=1)
+    # Bills and bill payments in other currencies too (both bases convert them).
+    companies = data.build_companies(
+        seed=11, customers=40, items=15, invoices=300, realms=1, multicurrency=True
+    )
     ((realm, company),) = companies.items()
     load_objects(warehouse, realm, company)
     ledger = reporting.Books(company).ledger()

@@ -33,7 +33,7 @@ placed as (
         case
             when statement like 'Aged%' and accounting_method <> 'Accrual'
                 then 'aging is compared on the Accrual rows'
-            when statement not like 'Aged%' and accounting_method not in ('Accrual')
+            when statement not like 'Aged%' and accounting_method not in ('Accrual', 'Cash')
                 then 'basis not modelled: ' || accounting_method
             when statement = 'ProfitAndLoss'
                 and (period_start <> date_trunc('month', period_start)
