@@ -808,17 +808,21 @@ def render_text(report: Report, *, all_windows: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_json(report: Report, checked: statements.StatementCheck | None = None) -> str:
-    """The whole report as JSON (with the statement check's when it ran)."""
+def render_json(
+    report: Report, checked: statements.StatementCheck | None = None, note: str = ""
+) -> str:
+    """The whole report as JSON: `statements` holds the statement check, or null and
+    `statements_note` says why it did not run."""
     body: dict[str, t.Any] = {
         "ok": report.ok and (checked is None or checked.ok),
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "requests": report.requests,
         "streams": [s.as_dict() for s in report.streams],
+        "statements": checked.as_dict() if checked is not None else None,
     }
-    if checked is not None:
-        body["statements"] = checked.as_dict()
+    if checked is None and note:
+        body["statements_note"] = note
     return json.dumps(body, indent=2)
 
 
@@ -935,7 +939,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"qbo-warehouse: QuickBooks: {exc}", file=sys.stderr)
         return 1
     if args.format == "json":
-        print(render_json(report, result))
+        print(render_json(report, result, note))
     else:
         print(render_text(report, all_windows=args.all_windows))
         print(statements.render(result) if result is not None else note)

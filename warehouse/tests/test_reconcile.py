@@ -230,6 +230,8 @@ def test_streams_of_each_kind_can_be_picked(loaded, config, pg_dsn, tmp_path, ca
     out = json.loads(capsys.readouterr().out)
     assert [s["stream"] for s in out["streams"]] == ["vendors", "company_info"]
     assert [s["kind"] for s in out["streams"]] == ["name_list", "singleton"]
+    assert out["statements"] is None
+    assert out["statements_note"].startswith("statements: not checked: the analytics models")
     assert out["streams"][1]["window_results"][0]["window_start"] is None
 
 
