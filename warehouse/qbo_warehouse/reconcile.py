@@ -51,7 +51,7 @@ from tap_quickbooks.settings import load_settings
 
 from qbo_warehouse import reports as report_totals
 from qbo_warehouse import statements
-from qbo_warehouse.db import connect
+from qbo_warehouse.db import DsnError, connect
 from qbo_warehouse.streams import NAME_LIST, SINGLETON, STREAMS, Stream
 
 if t.TYPE_CHECKING:
@@ -931,6 +931,8 @@ def run(args: argparse.Namespace) -> int:
                 mark_deleted=args.mark_deleted,
             )
             result, note = _statements(conn, args, schema, settings.realm_ids)
+    except DsnError as exc:
+        raise ReconcileError(str(exc)) from None
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         msg = f"dsn: cannot connect to Postgres: {first}"
@@ -978,6 +980,8 @@ def _run_statements(
     try:
         with connect(dsn) as conn:
             result, _ = _statements(conn, args, schema, realms)
+    except DsnError as exc:
+        raise ReconcileError(str(exc)) from None
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         msg = f"dsn: cannot connect to Postgres: {first}"

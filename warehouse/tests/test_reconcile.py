@@ -253,6 +253,13 @@ def test_cli_exit_codes_and_one_line_setting_errors(loaded, config, pg_dsn, tmp_
     assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 1
     assert "MISMATCH" in capsys.readouterr().out
 
+    for command in (["reconcile", "--statements-only"], ["summary"]):
+        assert cli.main([*command, "--dsn", "nonsense://u:hunter2@x"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("qbo-warehouse: dsn: not a Postgres connection string")
+        assert err.count("\n") == 1
+        assert "hunter2" not in err
+
     path.write_text(json.dumps({**config, "window_days": 0}))
     assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 2
     err = capsys.readouterr().err.strip()
