@@ -13,7 +13,7 @@ reported as (
     select realm_id, date_trunc('month', max(period_end))::date as last_month
     from (
 {%- for report in ['profit_and_loss', 'balance_sheet', 'aged_receivables', 'aged_payables'] %}
-        {{ report_bodies(report) }}
+        {{ report_bodies(report, hashed=false) }}
         {% if not loop.last %}union all{% endif %}
 {%- endfor %}
     ) as bodies
