@@ -299,17 +299,19 @@ def books(dsn: str, env: dict[str, str]) -> int:
             r[0]
             for r in conn.execute(
                 "SELECT DISTINCT period_month FROM analytics.profit_and_loss"
-                " ORDER BY 1 DESC LIMIT 3"
+                " WHERE accounting_method = 'Accrual' ORDER BY 1 DESC LIMIT 3"
             ).fetchall()
         ][::-1]
         lines = conn.execute(
             "SELECT section, coalesce(account_name, account_id), period_month, amount"
-            " FROM analytics.profit_and_loss WHERE period_month = ANY(%s) ORDER BY 1, 2",
+            " FROM analytics.profit_and_loss WHERE accounting_method = 'Accrual'"
+            " AND period_month = ANY(%s) ORDER BY 1, 2",
             (months,),
         ).fetchall()
         unbalanced = conn.execute(
-            "SELECT realm_id, period_month, sum(closing_balance) FROM analytics.trial_balance"
-            " GROUP BY 1, 2 HAVING sum(closing_balance) <> 0 ORDER BY 1, 2"
+            "SELECT realm_id, accounting_method, period_month, sum(closing_balance)"
+            " FROM analytics.trial_balance GROUP BY 1, 2, 3 HAVING sum(closing_balance) <> 0"
+            " ORDER BY 1, 2, 3"
         ).fetchall()
     grid: dict[tuple[str, str], dict[Any, Any]] = {}
     for section, account, month, amount in lines:
@@ -329,8 +331,8 @@ def books(dsn: str, env: dict[str, str]) -> int:
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    for realm, month, total in unbalanced:
-        print(f"trial balance: {total:,.2f} in {month:%Y-%m} ({realm})")
+    for realm, basis, month, total in unbalanced:
+        print(f"trial balance: {total:,.2f} in {month:%Y-%m} ({realm}, {basis})")
     if unbalanced:
         return 1
     print("trial balance: 0.00 in every month")

@@ -1,14 +1,18 @@
 """The pipeline with the models: `meltano run tap-quickbooks target-postgres dbt-postgres:build`.
 
 dbt builds every model and runs every test of transform/ (keys, references, the books balance)
-on what the tap loaded; here we check what it built against the raw tables it read.
+on what the tap loaded; here we check what it built against the raw tables it read, and
+`qbo-warehouse reconcile --statements-only` compares its statements with the reports the tap
+loaded (the demo environment loads both bases).
 """
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import psycopg
+from conftest import BIN
 from qbo_warehouse.streams import STREAMS as TAP_STREAMS
 
 
@@ -57,20 +61,22 @@ def test_run_with_dbt_build_makes_the_books(emulator, make_project) -> None:
         assert posted == one(
             conn, "select count(*) from staging.stg_qbo__invoices where total_amount <> 0"
         )
-        # Every month's trial balance nets to zero.
+        # Every month's trial balance nets to zero, on each basis.
         months, unbalanced = one(
             conn,
             "select count(*), count(*) filter (where total <> 0) from ("
-            " select realm_id, period_month, sum(closing_balance) as total"
-            " from analytics.trial_balance group by 1, 2) as m",
+            " select realm_id, accounting_method, period_month, sum(closing_balance) as total"
+            " from analytics.trial_balance group by 1, 2, 3) as m",
         )
-        assert months > 12
+        assert months > 24
         assert unbalanced == 0
         # The P&L's income is what the ledger credits to income accounts, net of debits, and
         # the sales documents put some there (the exact match with the emulator's own ledger and
         # reports is transform/tests/test_emulator_books.py).
         income = one(
-            conn, "select sum(amount) from analytics.profit_and_loss where section = 'Income'"
+            conn,
+            "select sum(amount) from analytics.profit_and_loss"
+            " where section = 'Income' and accounting_method = 'Accrual'",
         )
         assert income > 0
         assert income == one(
@@ -84,3 +90,17 @@ def test_run_with_dbt_build_makes_the_books(emulator, make_project) -> None:
             " where detail_type = 'SalesItemLineDetail'",
         )
         assert 0 < invoiced <= income
+
+    # The statements equal the reports the tap loaded, every month and basis, to the cent.
+    proc = subprocess.run(
+        [str(BIN / "qbo-warehouse"), "reconcile", "--statements-only"],
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stdout
+    assert proc.stdout.splitlines()[-1] == "statements: everything matches"
+    for basis in ("Accrual", "Cash"):
+        assert f"OK       9341450000000001 {basis}: ProfitAndLoss " in proc.stdout

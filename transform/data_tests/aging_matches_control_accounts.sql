@@ -1,9 +1,10 @@
--- The aging totals equal the A/R and A/P balances of the trial balance at every month end.
+-- The aging totals equal the A/R and A/P balances of the (accrual) trial balance at every month end.
 with tb as (
     select realm_id, month_end,
         sum(closing_balance) filter (where account_type = 'Accounts Receivable') as receivable,
         -sum(closing_balance) filter (where account_type = 'Accounts Payable') as payable
     from {{ ref('trial_balance') }}
+    where accounting_method = 'Accrual'
     group by realm_id, month_end
 ),
 

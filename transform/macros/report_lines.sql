@@ -115,3 +115,23 @@ select
 where false
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  The report bodies of one report table: one row per loaded (realm, basis, period), with the md5
+  of the body as text (`payload::text`: jsonb prints canonically, so equal bodies give equal
+  hashes; null with `hashed=false`). Empty while the report is not loaded.
+  `qbo-warehouse reconcile` hashes the raw table the same way to tell whether the models were
+  built from what is loaded now.
+-#}
+{% macro report_bodies(report, hashed=true) -%}
+    {%- set found = raw_relation('qb_report_' ~ report) -%}
+    {%- if found is not none -%}
+select t.realm_id, t.accounting_method, t.period_start, t.period_end,
+    {{ 'md5(t.payload::text)' if hashed else 'null::text' }} as payload_md5
+from {{ found }} as t
+    {%- else -%}
+select null::text as realm_id, null::text as accounting_method, null::date as period_start,
+    null::date as period_end, null::text as payload_md5
+where false
+    {%- endif -%}
+{%- endmacro %}

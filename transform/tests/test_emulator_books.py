@@ -5,26 +5,24 @@ same QuickBooks rules written in Python). Every object of every entity of its se
 into the raw tables as the API renders it, `dbt build` runs, and each document's postings per
 account must equal the emulator's to the cent, as must every month's balance per account.
 
-When the emulator also answers reports (`qbo_emulator.reports`), its ProfitAndLoss, BalanceSheet,
-AgedReceivables and AgedPayables of every month are loaded as the report streams store them (raw
-tables only: dbt flattens them itself, `stg_qbo__report_<name>_lines`), and
-`analytics.statement_differences` must be empty: the statements match QuickBooks to the cent.
+When the emulator also answers reports (`qbo_emulator.reports`), its ProfitAndLoss and
+BalanceSheet of every month on both bases (Accrual, Cash) and its AgedReceivables and
+AgedPayables of every month end are loaded as the report streams store them (raw tables only:
+dbt flattens them itself, `stg_qbo__report_<name>_lines`), and `analytics.statement_differences`
+must be empty: the statements match QuickBooks to the cent. Each month's cash-basis net per
+account must also equal the emulator's cash-basis ledger (`qbo_emulator.ledger`).
 """
 
 from __future__ import annotations
 
-import calendar
 import importlib
 import importlib.util
-import json
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
-from psycopg import sql
+from company_loader import load_objects, load_reports
 
 if TYPE_CHECKING:
     from conftest import Warehouse
@@ -35,32 +33,17 @@ postings = pytest.importorskip(
 data = pytest.importorskip("qbo_emulator.data")
 
 TRANSFORM = Path(__file__).resolve().parent.parent
-REPORTS = {
-    "ProfitAndLoss": "qb_report_profit_and_loss",
-    "BalanceSheet": "qb_report_balance_sheet",
-    "AgedReceivables": "qb_report_aged_receivables",
-    "AgedPayables": "qb_report_aged_payables",
-}
-SPECIAL = {"Class": "classes", "CompanyInfo": "company_info", "Preferences": "preferences"}
-
-
-def stream_of(entity: str) -> str:
-    """The tap's stream name of a QuickBooks entity: the snake_case plural."""
-    if entity in SPECIAL:
-        return SPECIAL[entity]
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", entity).lower()
-    return snake[:-1] + "ies" if snake.endswith("y") else snake + "s"
+BASES = ("Accrual", "Cash")
 
 
 @pytest.fixture(scope="module")
 def company(warehouse: Warehouse) -> Any:
     companies = data.build_companies(seed=8, customers=150, items=50, invoices=1600, realms=1)
     ((realm, c),) = companies.items()
-    for entity, table in c.tables.items():
-        objects = [json.loads(c.render(entity, row)) for row in table.rows.values()]
-        warehouse.load(stream_of(entity), realm, objects)
+    load_objects(warehouse, realm, c)
     if reports_available():
-        load_reports(warehouse, realm, c)
+        months = {day[:7] for day, *_ in postings.journal(c)}
+        load_reports(warehouse, realm, c, months, methods=BASES)
     result = warehouse.dbt("build")
     if result.returncode != 0:
         pytest.fail("dbt build failed:\n" + "\n".join(result.stdout.splitlines()[-60:]))
@@ -72,43 +55,6 @@ def reports_available() -> bool:
         importlib.util.find_spec(name) is not None
         for name in ("qbo_emulator.reports", "qbo_emulator.reporting")
     )
-
-
-def load_reports(warehouse: Warehouse, realm: str, c: Any) -> None:
-    """Every month's reports of the emulator, stored as the report streams store them."""
-    # Imported by name: these modules exist only in versions with reports.
-    books = importlib.import_module("qbo_emulator.reporting").Books
-    build_report = importlib.import_module("qbo_emulator.reports").build_report
-
-    ledger = books(c).ledger()
-    months = sorted({day[:7] for day, *_ in postings.journal(c)})
-    with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
-        for name, table in REPORTS.items():
-            target = sql.Identifier("raw", table)
-            conn.execute(
-                sql.SQL(
-                    "create table {} (realm_id text, accounting_method text, period_start date,"
-                    " period_end date, payload jsonb, _sdc_deleted_at timestamp,"
-                    " primary key (realm_id, accounting_method, period_start, period_end))"
-                ).format(target)
-            )
-            for month in months:
-                year, number = int(month[:4]), int(month[5:])
-                start = f"{month}-01"
-                end = f"{month}-{calendar.monthrange(year, number)[1]:02d}"
-                if name.startswith("Aged"):
-                    params = {"report_date": end, "accounting_method": "Accrual"}
-                else:
-                    params = {"start_date": start, "end_date": end, "accounting_method": "Accrual"}
-                body = build_report(
-                    ledger, name, params, today="2030-01-01", time_text="2030-01-01T00:00:00-08:00"
-                )
-                conn.execute(
-                    sql.SQL("insert into {} values (%s, 'Accrual', %s, %s, %s, null)").format(
-                        target
-                    ),
-                    (realm, start, end, json.dumps(body)),
-                )
 
 
 def test_every_document_posts_what_the_emulator_posts(warehouse: Warehouse, company: Any) -> None:
@@ -142,7 +88,8 @@ def test_month_end_balances_equal_the_emulators(warehouse: Warehouse, company: A
         (row["month"], row["account_id"]): int(row["cents"])
         for row in warehouse.query(
             "select to_char(period_month, 'YYYY-MM') as month, account_id,"
-            " period_net * 100 as cents from analytics.trial_balance where realm_id = %s",
+            " period_net * 100 as cents from analytics.trial_balance where realm_id = %s"
+            " and accounting_method = 'Accrual'",
             realm,
         )
         if row["cents"]
@@ -150,17 +97,73 @@ def test_month_end_balances_equal_the_emulators(warehouse: Warehouse, company: A
     assert found == {k: v for k, v in moves.items() if v}
 
 
+def test_cash_basis_month_balances_equal_the_emulators(warehouse: Warehouse, company: Any) -> None:
+    """Each month's net per account on the cash basis equals the emulator's cash ledger."""
+    if not reports_available():
+        pytest.skip("this emulator keeps no cash-basis ledger")
+    realm, c = company
+    ledger = importlib.import_module("qbo_emulator.reporting").Books(c).ledger()
+    moves: dict[tuple[str, str], int] = defaultdict(int)
+    for p in ledger.postings["Cash"]:
+        moves[(p.date[:7], str(p.account_id))] += p.amount
+    found = {
+        (row["month"], row["account_id"]): int(row["cents"])
+        for row in warehouse.query(
+            "select to_char(period_month, 'YYYY-MM') as month, account_id,"
+            " period_net * 100 as cents from analytics.trial_balance where realm_id = %s"
+            " and accounting_method = 'Cash'",
+            realm,
+        )
+        if row["cents"]
+    }
+    expected = {k: v for k, v in moves.items() if v}
+    # The cash basis really differs: documents are recognized as they are paid.
+    assert expected != {
+        (row["month"], row["account_id"]): int(row["cents"])
+        for row in warehouse.query(
+            "select to_char(period_month, 'YYYY-MM') as month, account_id,"
+            " period_net * 100 as cents from analytics.trial_balance where realm_id = %s"
+            " and accounting_method = 'Accrual' and period_net <> 0",
+            realm,
+        )
+    }
+    wrong = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+    assert [(k, found.get(k), expected.get(k)) for k in wrong[:10]] == []
+
+
 def test_statements_match_the_emulators_reports(warehouse: Warehouse, company: Any) -> None:
+    """Every month, both bases: the P&L and balance sheet lines, and the aging, to the cent."""
     if not reports_available():
         pytest.skip("this emulator answers no reports")
-    compared = warehouse.query(
-        "select count(*) as n from staging.stg_qbo__report_profit_and_loss_lines"
-        " where line_kind = 'Data' and col_key = 'total' and account_id is not null"
+    realm, _ = company
+    for basis in BASES:
+        compared = warehouse.query(
+            "select count(*) as n from staging.stg_qbo__report_profit_and_loss_lines"
+            " where line_kind = 'Data' and col_key = 'total' and account_id is not null"
+            " and accounting_method = %s",
+            basis,
+        )[0]["n"]
+        assert compared > 100, basis
+    months = warehouse.query(
+        "select count(*) as n from staging.int_qbo__months where realm_id = %s", realm
     )[0]["n"]
-    assert compared > 100
+    periods = warehouse.query(
+        "select statement, accounting_method, count(*) filter (where is_compared) as compared,"
+        " count(*) as loaded from analytics.statement_periods group by 1, 2 order by 1, 2"
+    )
+    assert [tuple(r.values()) for r in periods] == [
+        ("AgedPayables", "Accrual", months, months),
+        ("AgedReceivables", "Accrual", months, months),
+        ("BalanceSheet", "Accrual", months, months),
+        ("BalanceSheet", "Cash", months, months),
+        ("ProfitAndLoss", "Accrual", months, months),
+        ("ProfitAndLoss", "Cash", months, months),
+    ]
+    assert months >= 48
     differences = warehouse.query(
-        "select statement, period_month::text as month, account_id, quickbooks_amount,"
-        " model_amount from analytics.statement_differences order by 1, 2, 3 limit 10"
+        "select statement, accounting_method, period_month::text as month, account_id,"
+        " quickbooks_amount, model_amount from analytics.statement_differences"
+        " order by 1, 2, 3, 4 limit 10"
     )
     assert differences == []
 

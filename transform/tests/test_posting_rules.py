@@ -333,6 +333,45 @@ EXPECTED = {
     ("JournalEntry", "1"): {"1": Decimal("1000.00"), "13": Decimal("-1000.00")},
 }
 
+# A third company for the cash basis: two EUR invoices paid by one EUR payment at another rate
+# (each payment line converted on its own, the last taking the rounding difference), and a USD
+# invoice paid in full by a payment with 20.00 left unapplied.
+R3 = "9130000000000003"
+
+
+def eur(doc: dict[str, Any], rate: float) -> dict[str, Any]:
+    return {**doc, "CurrencyRef": ref("EUR"), "ExchangeRate": rate}
+
+
+R3_INVOICES = [
+    eur(txn("10", "2026-03-02", 0.05, [sales_line(1, "1", 0.05)], CustomerRef=ref("2")), 1.1),
+    eur(txn("11", "2026-03-02", 0.05, [sales_line(1, "1", 0.05)], CustomerRef=ref("2")), 1.1),
+    txn("12", "2026-03-03", 30.00, [sales_line(1, "1", 30.00)], CustomerRef=ref("1")),
+]
+R3_PAYMENTS = [
+    eur(
+        txn(
+            "20",
+            "2026-03-10",
+            0.10,
+            [
+                {"Amount": 0.05, "LinkedTxn": [{"TxnId": "10", "TxnType": "Invoice"}]},
+                {"Amount": 0.05, "LinkedTxn": [{"TxnId": "11", "TxnType": "Invoice"}]},
+            ],
+            CustomerRef=ref("2"),
+        ),
+        1.3,
+    ),
+    txn(
+        "21",
+        "2026-03-11",
+        50.00,
+        [{"Amount": 30.00, "LinkedTxn": [{"TxnId": "12", "TxnType": "Invoice"}]}],
+        CustomerRef=ref("1"),
+        UnappliedAmt=20.00,
+    ),
+]
+
 
 REPORT_DDL = """
 create table raw.qb_report_profit_and_loss (
@@ -377,7 +416,10 @@ def built(warehouse: Warehouse) -> Warehouse:
     warehouse.load(
         "accounts", R2, [a for a in ACCOUNTS if a["Id"] != "2"] + [{**ACCOUNTS[1], "Id": "102"}]
     )
-    for realm in (R1, R2):
+    warehouse.load("accounts", R3, ACCOUNTS)
+    warehouse.load("invoices", R3, R3_INVOICES)
+    warehouse.load("payments", R3, R3_PAYMENTS)
+    for realm in (R1, R2, R3):
         warehouse.load("items", realm, ITEMS)
         warehouse.load("customers", realm, CUSTOMERS)
         warehouse.load("vendors", realm, VENDORS)
@@ -402,8 +444,9 @@ def built(warehouse: Warehouse) -> Warehouse:
         R2,
         [txn("1", "2026-01-05", 999.00, [sales_line(1, "1", 999.00)], CustomerRef=ref("1"))],
     )
-    # QuickBooks' P&L for January as the report stream stores it: one account off by 1.00,
-    # and a cash-basis line the models do not offer (not compared).
+    # QuickBooks' P&L for January as the report stream stores it, on both bases: one account
+    # off by 1.00 on the accrual basis; on the cash basis the supplies bought (the invoices and
+    # the bill are not paid yet), and an income line the models do not have.
     warehouse.execute(REPORT_DDL)
     warehouse.execute(
         "insert into raw.qb_report_profit_and_loss values"
@@ -414,7 +457,7 @@ def built(warehouse: Warehouse) -> Warehouse:
                 "Accrual",
                 pl_report({"4": "250.00", "5": "-15.00", "8": "451.00", "12": "20.00"}),
             ),
-            (R1, "Cash", pl_report({"4": "30.00"})),
+            (R1, "Cash", pl_report({"12": "20.00", "4": "1.00"})),
         ],
     )
     result = warehouse.dbt("build")
@@ -479,19 +522,24 @@ def test_companies_do_not_mix(built: Warehouse) -> None:
         ("Invoice", "1"): {"4": Decimal("-999.00"), "102": Decimal("999.00")}
     }
     months = built.query("select distinct realm_id from analytics.trial_balance order by 1")
-    assert [m["realm_id"] for m in months] == [R1, R2]
+    assert [m["realm_id"] for m in months] == [R1, R2, R3]
 
 
-def test_trial_balance_nets_to_zero_every_month(built: Warehouse) -> None:
+def test_trial_balance_nets_to_zero_every_month_on_each_basis(built: Warehouse) -> None:
     rows = built.query(
-        "select realm_id, period_month, sum(closing_balance) as closing,"
+        "select realm_id, accounting_method, period_month, sum(closing_balance) as closing,"
         " sum(period_net) as net, count(*) as n"
-        " from analytics.trial_balance group by 1, 2 order by 1, 2"
+        " from analytics.trial_balance group by 1, 2, 3 order by 1, 2, 3"
     )
-    assert [(r["realm_id"], str(r["period_month"])) for r in rows] == [
-        (R1, "2026-01-01"),
-        (R1, "2026-02-01"),
-        (R2, "2026-01-01"),
+    # R2's only invoice is unpaid: nothing on its cash basis.
+    assert [(r["realm_id"], r["accounting_method"], str(r["period_month"])) for r in rows] == [
+        (R1, "Accrual", "2026-01-01"),
+        (R1, "Accrual", "2026-02-01"),
+        (R1, "Cash", "2026-01-01"),
+        (R1, "Cash", "2026-02-01"),
+        (R2, "Accrual", "2026-01-01"),
+        (R3, "Accrual", "2026-03-01"),
+        (R3, "Cash", "2026-03-01"),
     ]
     assert all(r["closing"] == 0 and r["net"] == 0 and r["n"] > 0 for r in rows)
 
@@ -499,7 +547,8 @@ def test_trial_balance_nets_to_zero_every_month(built: Warehouse) -> None:
 def test_profit_and_loss_by_month_and_section(built: Warehouse) -> None:
     rows = built.query(
         "select period_month::text as month, account_id, section, amount"
-        " from analytics.profit_and_loss where realm_id = %s order by 1, 2",
+        " from analytics.profit_and_loss where realm_id = %s and accounting_method = 'Accrual'"
+        " order by 1, 2",
         R1,
     )
     assert [(r["month"], r["account_id"], r["section"], r["amount"]) for r in rows] == [
@@ -514,7 +563,8 @@ def test_profit_and_loss_by_month_and_section(built: Warehouse) -> None:
 def test_balance_sheet_closes_profit_into_net_income(built: Warehouse) -> None:
     rows = built.query(
         "select account_id, section, amount from analytics.balance_sheet"
-        " where realm_id = %s and period_month = '2026-02-01' order by account_id",
+        " where realm_id = %s and accounting_method = 'Accrual' and period_month = '2026-02-01'"
+        " order by account_id",
         R1,
     )
     sheet = {r["account_id"]: r["amount"] for r in rows}
@@ -630,7 +680,7 @@ def test_statement_differences_list_what_quickbooks_reports_otherwise(built: War
         "select statement, realm_id, accounting_method, period_month::text as month, account_id,"
         " quickbooks_amount, model_amount, difference from analytics.statement_differences"
     )
-    assert [tuple(r.values()) for r in rows] == [
+    assert sorted(tuple(r.values()) for r in rows) == [
         (
             "ProfitAndLoss",
             R1,
@@ -640,5 +690,135 @@ def test_statement_differences_list_what_quickbooks_reports_otherwise(built: War
             Decimal("451.00"),
             Decimal("450.00"),
             Decimal("-1.00"),
-        )
+        ),
+        (
+            "ProfitAndLoss",
+            R1,
+            "Cash",
+            "2026-01-01",
+            "4",
+            Decimal("1.00"),
+            Decimal("0"),
+            Decimal("-1.00"),
+        ),
     ]
+
+
+def cash(wh: Warehouse, realm: str) -> dict[tuple[str, str], dict[str, Decimal]]:
+    found: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for row in wh.query(
+        "select transaction_type, transaction_id, account_id, sum(amount) as amount"
+        " from analytics.general_ledger_cash where realm_id = %s group by 1, 2, 3",
+        realm,
+    ):
+        found.setdefault((row["transaction_type"], row["transaction_id"]), {})[
+            row["account_id"]
+        ] = row["amount"]
+    return found
+
+
+def test_cash_basis_posts_documents_as_they_are_paid(built: Warehouse) -> None:
+    unchanged = {
+        k: v
+        for k, v in EXPECTED.items()
+        if k[0] not in ("Invoice", "CreditMemo", "Bill", "VendorCredit", "Payment", "BillPayment")
+    }
+    assert cash(built, R1) == {
+        **unchanged,
+        # 100.00 of invoice 1 (145.80: 100 + 50 - 15 discount + 10.80 tax): each line its share
+        # of 100/145.80 in cents (68.587.., 34.293.., 10.288.., 7.407..), the two cents left to
+        # the largest remainders (discount, second line). A/R is not touched.
+        ("Payment", "1"): {
+            "3": Decimal("100.00"),
+            "4": Decimal("-102.88"),
+            "5": Decimal("10.29"),
+            "6": Decimal("-7.41"),
+        },
+        # 300.00 of bill 1 (500 rent, 200 inventory): 214.285.. and 85.714.., the cent left to rent.
+        ("BillPayment", "1"): {
+            "1": Decimal("-300.00"),
+            "8": Decimal("214.29"),
+            "9": Decimal("85.71"),
+        },
+    }
+    rows = built.query(
+        "select posting_index, account_id, amount, transaction_date::text as day,"
+        " applied_transaction_type, applied_transaction_id from analytics.general_ledger_cash"
+        " where realm_id = %s and transaction_type = 'Payment' and transaction_id = '1'"
+        " order by posting_index",
+        R1,
+    )
+    assert [tuple(r.values()) for r in rows] == [
+        ("1:1", "4", Decimal("-68.59"), "2026-02-10", "Invoice", "1"),
+        ("1:2", "4", Decimal("-34.29"), "2026-02-10", "Invoice", "1"),
+        ("1:4", "5", Decimal("10.29"), "2026-02-10", "Invoice", "1"),
+        ("1:tax", "6", Decimal("-7.41"), "2026-02-10", "Invoice", "1"),
+        ("deposit", "3", Decimal("100.00"), "2026-02-10", None, None),
+    ]
+
+
+def test_cash_basis_payments_in_another_currency_and_unapplied(built: Warehouse) -> None:
+    assert cash(built, R3) == {
+        # 0.05 EUR at 1.3 per line: 0.065 each rounds to 0.07, the last line takes the
+        # difference to the converted total (0.13): income is what was received.
+        ("Payment", "20"): {"3": Decimal("0.13"), "4": Decimal("-0.13")},
+        # The 20.00 not applied to an invoice stays a credit on A/R.
+        ("Payment", "21"): {"3": Decimal("50.00"), "4": Decimal("-30.00"), "2": Decimal("-20.00")},
+    }
+    rows = built.query(
+        "select posting_index, amount from analytics.general_ledger_cash"
+        " where realm_id = %s and transaction_id = '20' and account_id = '4'"
+        " order by posting_index",
+        R3,
+    )
+    assert [(r["posting_index"], r["amount"]) for r in rows] == [
+        ("1:1", Decimal("-0.07")),
+        ("2:1", Decimal("-0.06")),
+    ]
+
+
+def test_cash_basis_statements(built: Warehouse) -> None:
+    pl = built.query(
+        "select period_month::text as month, account_id, amount from analytics.profit_and_loss"
+        " where realm_id = %s and accounting_method = 'Cash' order by 1, 2",
+        R1,
+    )
+    assert [tuple(r.values()) for r in pl] == [
+        ("2026-01-01", "12", Decimal("20.00")),
+        # 102.88 received for invoice 1, the sales receipt's 30, less the refund's 10.
+        ("2026-02-01", "4", Decimal("122.88")),
+        ("2026-02-01", "5", Decimal("-10.29")),
+        ("2026-02-01", "8", Decimal("214.29")),
+    ]
+    sheet = {
+        r["account_id"]: r["amount"]
+        for r in built.query(
+            "select account_id, amount from analytics.balance_sheet where realm_id = %s"
+            " and accounting_method = 'Cash' and period_month = '2026-02-01'",
+            R1,
+        )
+    }
+    # No A/R or A/P: the open invoices, credit memo, bill and vendor credit are not on the books.
+    assert sheet == {
+        "1": Decimal("720.00"),
+        "3": Decimal("0.00"),
+        "6": Decimal("7.41"),
+        "9": Decimal("85.71"),
+        "10": Decimal("-80.00"),
+        "13": Decimal("1000.00"),
+        # Jan -20; Feb 122.88 - 10.29 - 214.29 = -101.70.
+        "NetIncome": Decimal("-121.70"),
+    }
+    r3 = {
+        r["account_id"]: r["amount"]
+        for r in built.query(
+            "select account_id, amount from analytics.balance_sheet where realm_id = %s"
+            " and accounting_method = 'Cash' and period_month = '2026-03-01'",
+            R3,
+        )
+    }
+    assert r3 == {
+        "2": Decimal("-20.00"),
+        "3": Decimal("50.13"),
+        "NetIncome": Decimal("30.13"),
+    }

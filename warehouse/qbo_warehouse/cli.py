@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--schema", default="raw", help="schema of the raw tables (default: raw)")
     reconcile.add_arguments(
         commands.add_parser(
-            "reconcile", help="compare QuickBooks COUNT(*) with Postgres per stream and window"
+            "reconcile",
+            help="compare QuickBooks COUNT(*) with Postgres per stream and window, and the dbt "
+            "statements with the loaded reports",
         )
     )
     return parser

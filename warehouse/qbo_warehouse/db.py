@@ -26,4 +26,11 @@ def libpq_dsn(dsn: str | None) -> str:
 
 def connect(dsn: str | None) -> psycopg.Connection[tuple[object, ...]]:
     """Open an autocommit connection for read-only checks."""
-    return psycopg.connect(libpq_dsn(dsn), autocommit=True, connect_timeout=10)
+    try:
+        return psycopg.connect(libpq_dsn(dsn), autocommit=True, connect_timeout=10)
+    except psycopg.ProgrammingError:  # unparsable; psycopg's message repeats it, password too
+        msg = (
+            "dsn: not a Postgres connection string "
+            "(postgresql://user@host:port/db, or host=... dbname=...)"
+        )
+        raise DsnError(msg) from None

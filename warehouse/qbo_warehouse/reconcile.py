@@ -15,7 +15,12 @@ transaction stream and window of `[start_date, end_date)` (cut like the tap's):
 Name lists are also compared on their inactive rows over the whole range (``Active = false``
 in QuickBooks, `payload->>'Active'` in Postgres). Singletons (CompanyInfo, Preferences) are read
 whole, whatever their LastUpdatedTime, and compared id by id and SyncToken by SyncToken. Report
-streams are not compared.
+streams are not counted (``--reports`` compares their totals with QuickBooks' answer again).
+
+The dbt statements are compared with the loaded reports too (`qbo_warehouse.statements`, no
+QuickBooks request): by default when the analytics models and a report table exist,
+``--statements`` to require it, ``--no-statements`` to skip it, ``--statements-only`` for it
+alone.
 
 A window whose counts differ is then compared id by id: ids QuickBooks has and Postgres lacks
 (*missing*, or *stale* when Postgres holds an older version of the row in another window), and
@@ -27,6 +32,7 @@ for gaps longer than the 30 days QuickBooks' change data capture covers).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import json
@@ -44,11 +50,11 @@ from tap_quickbooks.errors import SettingError, TapQuickBooksError
 from tap_quickbooks.settings import load_settings
 
 from qbo_warehouse import reports as report_totals
-from qbo_warehouse.db import connect
+from qbo_warehouse import statements
+from qbo_warehouse.db import DsnError, connect
 from qbo_warehouse.streams import NAME_LIST, SINGLETON, STREAMS, Stream
 
 if t.TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterable, Mapping, Sequence
 
     from tap_quickbooks.settings import Settings
@@ -802,18 +808,22 @@ def render_text(report: Report, *, all_windows: bool = False) -> str:
     return "\n".join(lines)
 
 
-def render_json(report: Report) -> str:
-    """The whole report as JSON."""
-    return json.dumps(
-        {
-            "ok": report.ok,
-            "start": report.start.isoformat(),
-            "end": report.end.isoformat(),
-            "requests": report.requests,
-            "streams": [s.as_dict() for s in report.streams],
-        },
-        indent=2,
-    )
+def render_json(
+    report: Report, checked: statements.StatementCheck | None = None, note: str = ""
+) -> str:
+    """The whole report as JSON: `statements` holds the statement check, or null and
+    `statements_note` says why it did not run."""
+    body: dict[str, t.Any] = {
+        "ok": report.ok and (checked is None or checked.ok),
+        "start": report.start.isoformat(),
+        "end": report.end.isoformat(),
+        "requests": report.requests,
+        "streams": [s.as_dict() for s in report.streams],
+        "statements": checked.as_dict() if checked is not None else None,
+    }
+    if checked is None and note:
+        body["statements_note"] = note
+    return json.dumps(body, indent=2)
 
 
 def load(config: Mapping[str, t.Any]) -> Settings:
@@ -861,12 +871,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also compare the totals of every loaded report period (raw.qb_report_*) with "
         "QuickBooks' answer (one report request per period, method and report)",
     )
+    parser.add_argument(
+        "--statements",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compare the dbt statements (analytics.profit_and_loss, balance_sheet, ar_aging, "
+        "ap_aging) with the loaded ProfitAndLoss, BalanceSheet and aging reports, per account "
+        "and month (default: when the analytics models and a report table exist)",
+    )
+    parser.add_argument(
+        "--statements-only",
+        action="store_true",
+        help="only the statement check: no QuickBooks request, no tap settings needed, "
+        "every realm in the database",
+    )
+    parser.add_argument(
+        "--analytics-schema",
+        default="analytics",
+        help="schema of the dbt statements (default: analytics)",
+    )
     parser.add_argument("--all-windows", action="store_true", help="list matching windows too")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand: 0 when everything matches, 1 on differences, 2 on bad input."""
+    if args.statements_only:
+        if args.statements is False:
+            msg = "statements: --statements-only and --no-statements contradict each other"
+            raise ReconcileError(msg)
+        return _run_statements(args, postgres_dsn(args.dsn), target_schema(args.schema), None)
     config = tap_config(args.tap_config)
     if args.start_date:
         config["start_date"] = args.start_date
@@ -879,8 +913,15 @@ def run(args: argparse.Namespace) -> int:
     dsn = postgres_dsn(args.dsn)
     schema = target_schema(args.schema)
     streams = [s for s in RECONCILED if not args.stream or s.name in args.stream]
+    result: statements.StatementCheck | None = None
     try:
         with connect(dsn) as conn:
+            if args.statements:  # asked for: say so before any QuickBooks request
+                reason = statements.available(
+                    conn, raw_schema=schema, analytics=args.analytics_schema
+                )
+                if reason is not None:
+                    raise ReconcileError(f"statements: {reason}")
             report = reconcile(
                 conn,
                 settings,
@@ -889,6 +930,9 @@ def run(args: argparse.Namespace) -> int:
                 compare_all_ids=args.full,
                 mark_deleted=args.mark_deleted,
             )
+            result, note = _statements(conn, args, schema, settings.realm_ids)
+    except DsnError as exc:
+        raise ReconcileError(str(exc)) from None
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         msg = f"dsn: cannot connect to Postgres: {first}"
@@ -896,11 +940,55 @@ def run(args: argparse.Namespace) -> int:
     except TapQuickBooksError as exc:
         print(f"qbo-warehouse: QuickBooks: {exc}", file=sys.stderr)
         return 1
-    print(
-        render_json(report)
-        if args.format == "json"
-        else render_text(report, all_windows=args.all_windows)
-    )
+    if args.format == "json":
+        print(render_json(report, result, note))
+    else:
+        print(render_text(report, all_windows=args.all_windows))
+        print(statements.render(result) if result is not None else note)
+    code = 0 if report.ok and (result is None or result.ok) else 1
     if getattr(args, "reports", False):
-        return max(0 if report.ok else 1, report_totals.run(config, settings, dsn, schema))
-    return 0 if report.ok else 1
+        return max(code, report_totals.run(config, settings, dsn, schema))
+    return code
+
+
+def _statements(
+    conn: psycopg.Connection[t.Any],
+    args: argparse.Namespace,
+    schema: str,
+    realms: Sequence[str] | None,
+) -> tuple[statements.StatementCheck | None, str]:
+    """The statement check, or None and a one-line note when it is off or cannot run.
+
+    `--statements` makes "cannot run" an error; by default the check runs when it can.
+    """
+    if args.statements is False:
+        return None, "statements: not checked (--no-statements)"
+    analytics = args.analytics_schema
+    reason = statements.available(conn, raw_schema=schema, analytics=analytics)
+    if reason is not None:
+        if args.statements:
+            raise ReconcileError(f"statements: {reason}")
+        return None, f"statements: not checked: {reason}"
+    return statements.check(conn, raw_schema=schema, analytics=analytics, realms=realms), ""
+
+
+def _run_statements(
+    args: argparse.Namespace, dsn: str, schema: str, realms: Sequence[str] | None
+) -> int:
+    """`--statements-only`: the statement check alone (Postgres only)."""
+    args.statements = True
+    try:
+        with connect(dsn) as conn:
+            result, _ = _statements(conn, args, schema, realms)
+    except DsnError as exc:
+        raise ReconcileError(str(exc)) from None
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"dsn: cannot connect to Postgres: {first}"
+        raise ReconcileError(msg) from None
+    assert result is not None  # forced on: _statements raised otherwise
+    if args.format == "json":
+        print(json.dumps({"ok": result.ok, "statements": result.as_dict()}, indent=2))
+    else:
+        print(statements.render(result))
+    return 0 if result.ok else 1

@@ -37,4 +37,5 @@ def pg_dsn() -> Iterator[str]:
 def conn(pg_dsn: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     with psycopg.connect(pg_dsn, autocommit=True) as connection:
         connection.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+        connection.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
         yield connection

@@ -230,6 +230,8 @@ def test_streams_of_each_kind_can_be_picked(loaded, config, pg_dsn, tmp_path, ca
     out = json.loads(capsys.readouterr().out)
     assert [s["stream"] for s in out["streams"]] == ["vendors", "company_info"]
     assert [s["kind"] for s in out["streams"]] == ["name_list", "singleton"]
+    assert out["statements"] is None
+    assert out["statements_note"].startswith("statements: not checked: the analytics models")
     assert out["streams"][1]["window_results"][0]["window_start"] is None
 
 
@@ -240,10 +242,23 @@ def test_cli_exit_codes_and_one_line_setting_errors(loaded, config, pg_dsn, tmp_
     out = capsys.readouterr().out
     assert "reconcile: everything matches" in out
     assert "qbo-emulator-secret" not in out
+    # No dbt models in this database: the statement check is left out, and says why.
+    assert out.splitlines()[-1] == (
+        "statements: not checked: the analytics models are not built (no "
+        "analytics.statement_differences): run `meltano invoke dbt-postgres:build`, then "
+        "reconcile again"
+    )
 
     loaded.execute("DELETE FROM raw.qb_items WHERE id = (SELECT min(id) FROM raw.qb_items)")
     assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 1
     assert "MISMATCH" in capsys.readouterr().out
+
+    for command in (["reconcile", "--statements-only"], ["summary"]):
+        assert cli.main([*command, "--dsn", "nonsense://u:hunter2@x"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("qbo-warehouse: dsn: not a Postgres connection string")
+        assert err.count("\n") == 1
+        assert "hunter2" not in err
 
     path.write_text(json.dumps({**config, "window_days": 0}))
     assert cli.main(["reconcile", "--tap-config", str(path), "--dsn", pg_dsn]) == 2
@@ -280,3 +295,36 @@ def test_entity_overrides_change_what_reconcile_asks(config) -> None:
     assert overridden(by_name("customer_types"), settings).include_inactive is False
     assert overridden(by_name("time_activities"), settings).tombstones is True
     assert overridden(by_name("customers"), settings) == by_name("customers")
+
+
+def test_the_statement_check_asked_for_without_models_is_one_line_and_exit_2(
+    loaded, config, pg_dsn, tmp_path, capsys, emu
+) -> None:
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    emu.reset_stats()
+    assert cli.main(["reconcile", "--statements-only", "--dsn", pg_dsn]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "qbo-warehouse: statements: the analytics models are not built (no "
+        "analytics.statement_differences): run `meltano invoke dbt-postgres:build`, then "
+        "reconcile again\n"
+    )
+    args = ["reconcile", "--tap-config", str(path), "--dsn", pg_dsn, "--statements"]
+    assert cli.main(args) == 2
+    assert "analytics models are not built" in capsys.readouterr().err
+    # Said before any QuickBooks request (the check itself needs none).
+    requests = emu.stats()["requests"]
+    assert (requests["api"], requests["token"]) == (0, 0)
+
+    # Models present but no report loaded: nothing to compare with.
+    loaded.execute("CREATE SCHEMA analytics")
+    loaded.execute("CREATE TABLE analytics.statement_differences (realm_id text)")
+    loaded.execute("CREATE TABLE analytics.statement_periods (realm_id text)")
+    assert cli.main(["reconcile", "--statements-only", "--dsn", pg_dsn]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qbo-warehouse: statements: no report to compare the statements with")
+    assert err.count("\n") == 1
+    assert cli.main([*args[:-1], "--no-statements"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "statements: not checked (--no-statements)"

@@ -1,10 +1,29 @@
--- Every month of every company, from its first posting to its last, with the start of the fiscal
--- year the month belongs to (CompanyInfo.FiscalYearStartMonth; January when not loaded).
--- Key: (realm_id, period_month).
-with bounds as (
+-- Every month of every company, from its first posting to its last, or to the last month of a
+-- loaded ProfitAndLoss, BalanceSheet or aging report when that is later (the balances carry on
+-- through months without postings, and those months' reports are compared too), with the start
+-- of the fiscal year the month belongs to (CompanyInfo.FiscalYearStartMonth; January when not
+-- loaded). Key: (realm_id, period_month).
+with posted as (
     select realm_id, min(period_month) as first_month, max(period_month) as last_month
     from {{ ref('general_ledger') }}
     group by realm_id
+),
+
+reported as (
+    select realm_id, date_trunc('month', max(period_end))::date as last_month
+    from (
+{%- for report in ['profit_and_loss', 'balance_sheet', 'aged_receivables', 'aged_payables'] %}
+        {{ report_bodies(report, hashed=false) }}
+        {% if not loop.last %}union all{% endif %}
+{%- endfor %}
+    ) as bodies
+    group by realm_id
+),
+
+bounds as (
+    select p.realm_id, p.first_month, greatest(p.last_month, r.last_month) as last_month
+    from posted as p
+    left join reported as r on r.realm_id = p.realm_id
 ),
 
 fiscal as (

@@ -1,10 +1,10 @@
--- Profit and loss by month and account, with the ProfitAndLoss report's sections. Amounts in the
--- home currency, signed as the report shows them: income and other income positive when credited,
--- cost of goods sold, expenses and other expenses positive when debited. Accrual basis only
--- (see README.md). Key: (realm_id, accounting_method, period_month, account_id).
+-- Profit and loss by month and account, on both accounting bases ('Accrual', 'Cash'), with the
+-- ProfitAndLoss report's sections. Amounts in the home currency, signed as the report shows them:
+-- income and other income positive when credited, cost of goods sold, expenses and other
+-- expenses positive when debited. Key: (realm_id, accounting_method, period_month, account_id).
 select
     realm_id,
-    'Accrual'::text as accounting_method,
+    accounting_method,
     period_month,
     month_end,
     account_id,
