@@ -1,5 +1,6 @@
-"""QuickBooks reports (pure): report settings, periods, restatement, splitting and merging.
+"""QuickBooks reports (pure): settings, periods, restatement, splitting, merging, years.
 
+A year read with a column per period is split into one report per period (`split_columns`).
 No HTTP, no config reading beyond the mapping handed in: tested without a server. The streams
 that use this live in `report_streams.py`.
 """
