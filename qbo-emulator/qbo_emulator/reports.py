@@ -87,6 +87,16 @@ def _cell(value: str, id: str | None = None) -> dict[str, str]:
     return {"value": value, "id": id} if id is not None else {"value": value}
 
 
+def _amount(c: int) -> dict[str, str]:
+    """An account's cell: empty where the account has nothing in that column.
+
+    An account is listed when it has an amount in some column; a column where it has none shows
+    an empty cell, so one column of a report summarised by month holds the accounts of that month
+    only: its non-empty lines are the report of that month alone.
+    """
+    return _cell(money(c) if c else "")
+
+
 def _blank(n: int) -> list[dict[str, str]]:
     return [{"value": ""} for _ in range(n)]
 
@@ -298,7 +308,7 @@ def profit_and_loss(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str,
         for acc in _accounts_of(ledger, types, used):
             values = [sign * net.get(acc.id, 0) for net in nets]
             sums = [a + b for a, b in zip(sums, values, strict=True)]
-            rows.append(_data([_cell(acc.name, acc.id), *(_cell(money(v)) for v in values)]))
+            rows.append(_data([_cell(acc.name, acc.id), *(_amount(v) for v in values)]))
         totals[group] = sums
         summary = [_cell(f"Total {title}"), *(_cell(money(v)) for v in sums)]
         sections[group] = _section(title, rows, summary, group, width)
@@ -423,7 +433,7 @@ def balance_sheet(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, A
             for acc in _accounts_of(ledger, node[2], used):
                 values = [b.get(acc.id, 0) for b in balances]
                 sums = [a + v for a, v in zip(sums, values, strict=True)]
-                rows.append(_data([_cell(acc.name, acc.id), *(_cell(money(v)) for v in values)]))
+                rows.append(_data([_cell(acc.name, acc.id), *(_amount(v) for v in values)]))
             if group == "Equity":
                 values = [b["NetIncome"] for b in balances]
                 sums = [a + v for a, v in zip(sums, values, strict=True)]
@@ -461,75 +471,111 @@ def balance_sheet(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, A
 # ---------------------------------------------------------------------------- cash flow
 
 
-def cash_flow(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, Any]:
-    net = ledger.net(p.basis, p.start, p.end)
+#: (group, title, key, what) of the sections after the operating activities, and account types.
+CF_ACTIVITIES = (
+    (
+        "InvestingActivities",
+        "INVESTING ACTIVITIES",
+        "inv",
+        "investing",
+        ("Fixed Asset", "Other Asset"),
+    ),
+    (
+        "FinancingActivities",
+        "FINANCING ACTIVITIES",
+        "fin",
+        "financing",
+        ("Long Term Liability", "Equity"),
+    ),
+)
+CF_ADJUSTMENTS = "Adjustments to reconcile Net Income to Net Cash provided by operations:"
+
+
+@dataclass(frozen=True)
+class _CashColumn:
+    """One column of a cash flow statement: what moved cash from `start` to `end`."""
+
+    net_income: int
+    moves: dict[str, dict[str, int]]  # "op" | "inv" | "fin" -> account id -> cash effect
+    begin: int  # bank balances the day before `start`
+
+
+def _cash_column(ledger: Ledger, basis: str, start: str, end: str) -> _CashColumn:
+    net = ledger.net(basis, start, end)
     net_income = -sum(v for a, v in net.items() if ledger.account(a).is_pl)
-    buckets: dict[str, list[tuple[Account, int]]] = {"op": [], "inv": [], "fin": []}
+    moves: dict[str, dict[str, int]] = {"op": {}, "inv": {}, "fin": {}}
     for a, v in net.items():
         acc = ledger.account(a)
         if acc.is_pl or acc.type == "Bank" or not v:
             continue
-        kind = (
-            "inv"
-            if acc.type in ("Fixed Asset", "Other Asset")
-            else "fin"
-            if acc.type in ("Long Term Liability", "Equity")
-            else "op"
-        )
-        buckets[kind].append((acc, -v))
-    for entries in buckets.values():
-        entries.sort(key=lambda e: (e[0].name.lower(), e[0].id))
-
-    def rows_of(kind: str) -> tuple[list[dict[str, Any]], int]:
-        rows = [_data([_cell(a.name, a.id), _cell(money(v))]) for a, v in buckets[kind]]
-        return rows, sum(v for _, v in buckets[kind])
-
-    adj_rows, adj = rows_of("op")
-    inv_rows, inv = rows_of("inv")
-    fin_rows, fin = rows_of("fin")
-    adjustments = "Adjustments to reconcile Net Income to Net Cash provided by operations:"
-    operating = _section(
-        "OPERATING ACTIVITIES",
-        [
-            _data([_cell("Net Income"), _cell(money(net_income))]),
-            _section(adjustments, adj_rows, [_cell(f"Total {adjustments}"), _cell(money(adj))]),
-        ],
-        [_cell("Net cash provided by operating activities"), _cell(money(net_income + adj))],
-        "OperatingActivities",
-    )
-    investing = _section(
-        "INVESTING ACTIVITIES",
-        inv_rows,
-        [_cell("Net cash provided by investing activities"), _cell(money(inv))],
-        "InvestingActivities",
-    )
-    financing = _section(
-        "FINANCING ACTIVITIES",
-        fin_rows,
-        [_cell("Net cash provided by financing activities"), _cell(money(fin))],
-        "FinancingActivities",
-    )
-    increase = net_income + adj + inv + fin
-    opening = ledger.net(p.basis, None, _before(p.start))
+        kind = next((k for _, _, k, _, types in CF_ACTIVITIES if acc.type in types), "op")
+        moves[kind][a] = -v
+    opening = ledger.net(basis, None, _before(start))
     begin = sum(v for a, v in opening.items() if ledger.account(a).type == "Bank")
-    rows = [
-        operating,
-        investing,
-        financing,
+    return _CashColumn(net_income, moves, begin)
+
+
+def cash_flow(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, Any]:
+    periods = column_periods(p.start, p.end, p.summarize)
+    spans = [(s, e) for _, s, e in periods]
+    with_total = len(periods) > 1
+    if with_total:
+        spans.append((p.start, p.end))
+    cols = [_cash_column(ledger, p.basis, s, e) for s, e in spans]
+    width = 1 + len(cols)
+
+    def amounts(values: list[int]) -> list[dict[str, str]]:
+        return [_cell(money(v)) for v in values]
+
+    def rows_of(kind: str) -> tuple[list[dict[str, Any]], list[int]]:
+        ids = {a for col in cols for a in col.moves[kind]}
+        accounts = sorted((ledger.account(a) for a in ids), key=lambda a: (a.name.lower(), a.id))
+        rows = [
+            _data([_cell(a.name, a.id), *(_amount(col.moves[kind].get(a.id, 0)) for col in cols)])
+            for a in accounts
+        ]
+        return rows, [sum(col.moves[kind].values()) for col in cols]
+
+    def line(label: str, values: list[int], group: str) -> dict[str, Any]:
+        return _section(None, [], [_cell(label), *amounts(values)], group)
+
+    net_income = [col.net_income for col in cols]
+    adj_rows, adj = rows_of("op")
+    operating_rows = [_data([_cell("Net Income"), *amounts(net_income)])]
+    if adj_rows:  # an empty section is left out, as the balance sheet leaves out its own
+        summary = [_cell(f"Total {CF_ADJUSTMENTS}"), *amounts(adj)]
+        operating_rows.append(_section(CF_ADJUSTMENTS, adj_rows, summary, None, width))
+    increase = [a + b for a, b in zip(net_income, adj, strict=True)]
+    sections = [
         _section(
-            None,
-            [],
-            [_cell("NET CASH INCREASE FOR PERIOD"), _cell(money(increase))],
-            "CashIncrease",
-        ),
-        _section(
-            None, [], [_cell("Cash at beginning of period"), _cell(money(begin))], "BeginningCash"
-        ),
-        _section(
-            None, [], [_cell("CASH AT END OF PERIOD"), _cell(money(begin + increase))], "EndingCash"
-        ),
+            "OPERATING ACTIVITIES",
+            operating_rows,
+            [_cell("Net cash provided by operating activities"), *amounts(increase)],
+            "OperatingActivities",
+            width,
+        )
     ]
-    columns = [_column("", "Account", "account"), _column("Total", "Money", "total")]
+    for group, title, key, label, _types in CF_ACTIVITIES:
+        rows, sums = rows_of(key)
+        increase = [a + b for a, b in zip(increase, sums, strict=True)]
+        summary = [_cell(f"Net cash provided by {label} activities"), *amounts(sums)]
+        sections.append(_section(title, rows, summary, group, width))
+    begin = [col.begin for col in cols]
+    ending = [a + b for a, b in zip(begin, increase, strict=True)]
+    rows = [
+        *sections,
+        line("NET CASH INCREASE FOR PERIOD", increase, "CashIncrease"),
+        line("Cash at beginning of period", begin, "BeginningCash"),
+        line("CASH AT END OF PERIOD", ending, "EndingCash"),
+    ]
+    columns = [_column("", "Account", "account")]
+    for title, s, e in periods:
+        if with_total:
+            columns.append(_column(title, "Money", title, StartDate=s, EndDate=e))
+        else:
+            columns.append(_column("Total", "Money", "total"))
+    if with_total:
+        columns.append(_column("Total", "Money", "total"))
     return {"Header": hdr, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
 
 

@@ -111,3 +111,119 @@ def test_report_throttle_is_separate_and_lower() -> None:
         codes = [api.get("reports/TrialBalance", **JAN).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         assert api.query("select count(*) from Invoice").status_code == 200
+
+
+# ---------------------------------------------------------------------------- a column per period
+
+Line = tuple[tuple[str, ...], str]  # (section titles above the line, the line's label)
+
+
+def lines(body: dict[str, Any], column: int) -> tuple[dict[Line, str], dict[Line, str]]:
+    """(data lines, summary lines) of a column: label -> value (data lines empty there left out)."""
+    data: dict[Line, str] = {}
+    summaries: dict[Line, str] = {}
+
+    def walk(rows: list[dict[str, Any]], path: tuple[str, ...]) -> None:
+        for row in rows:
+            title = ((row.get("Header") or {}).get("ColData") or [{"value": ""}])[0]["value"]
+            if "ColData" in row and row["ColData"][column]["value"] != "":
+                data[(path, row["ColData"][0]["value"])] = row["ColData"][column]["value"]
+            if "Summary" in row:
+                cells = row["Summary"]["ColData"]
+                summaries[((*path, title), cells[0]["value"])] = cells[column]["value"]
+            walk((row.get("Rows") or {}).get("Row", []), (*path, title))
+
+    walk(body["Rows"]["Row"], ())
+    return data, summaries
+
+
+def books_of_2019(emu: EmulatorServer) -> None:
+    """Before the company's own history: a card balance paid off in February, nothing in March,
+    a truck bought on a loan in April."""
+    emu.backdate(REALM, "2019-01-05", "5000.00", debit="35", credit="34")
+    emu.backdate(REALM, "2019-01-20", "1000.00", debit="58", credit="41")
+    emu.backdate(REALM, "2019-02-10", "1000.00", debit="41", credit="35")
+    emu.backdate(REALM, "2019-04-15", "2000.00", debit="37", credit="43")
+
+
+@pytest.mark.parametrize("name", ["BalanceSheet", "CashFlow", "ProfitAndLoss"])
+def test_each_month_column_is_that_month_alone(name: str) -> None:
+    """The non-empty lines of a month's column are the lines of that month's own report, with
+    its amounts; every summary of that report has the same amount in the column."""
+    with EmulatorServer(invoices=120) as emu:
+        books_of_2019(emu)
+        for year in ("2019", "2024"):
+            for basis in ("Accrual", "Cash"):
+                body = emu.report(
+                    REALM,
+                    name,
+                    start_date=f"{year}-01-01",
+                    end_date=f"{year}-12-31",
+                    accounting_method=basis,
+                    summarize_column_by="Month",
+                )
+                months = body["Columns"]["Column"][1:13]
+                for n, column in enumerate(months, start=1):
+                    meta = {m["Name"]: m["Value"] for m in column["MetaData"]}
+                    alone = emu.report(
+                        REALM,
+                        name,
+                        start_date=meta["StartDate"],
+                        end_date=meta["EndDate"],
+                        accounting_method=basis,
+                    )
+                    data, summaries = lines(body, n)
+                    own_data, own_summaries = lines(alone, 1)
+                    assert data == own_data, (name, basis, meta)
+                    assert own_summaries.items() <= summaries.items(), (name, basis, meta)
+
+
+def test_summarized_columns_carry_their_dates() -> None:
+    with EmulatorServer(invoices=40) as emu:
+        for name, total in (("BalanceSheet", False), ("CashFlow", True), ("ProfitAndLoss", True)):
+            body = emu.report(
+                REALM,
+                name,
+                start_date="2024-01-01",
+                end_date="2024-12-31",
+                summarize_column_by="Quarter",
+            )
+            assert body["Header"]["SummarizeColumnsBy"] == "Quarter"
+            columns = body["Columns"]["Column"]
+            assert columns[0]["ColType"] == "Account"
+            quarters = [{m["Name"]: m["Value"] for m in c["MetaData"]} for c in columns[1:5]]
+            assert [(q["StartDate"], q["EndDate"]) for q in quarters] == [
+                ("2024-01-01", "2024-03-31"),
+                ("2024-04-01", "2024-06-30"),
+                ("2024-07-01", "2024-09-30"),
+                ("2024-10-01", "2024-12-31"),
+            ]
+            assert all(c["ColType"] == "Money" for c in columns[1:])
+            # a flow has a total over the range; balances as of a day do not add up
+            assert len(columns) == (6 if total else 5), name
+            if total:
+                assert columns[-1]["MetaData"] == [{"Name": "ColKey", "Value": "total"}]
+
+
+def test_cash_flow_leaves_out_adjustments_it_has_none_of() -> None:
+    with EmulatorServer(invoices=20) as emu:
+        books_of_2019(emu)
+        adjustments = "Adjustments to reconcile"
+        february = emu.report(REALM, "CashFlow", start_date="2019-02-01", end_date="2019-02-28")
+        march = emu.report(REALM, "CashFlow", start_date="2019-03-01", end_date="2019-03-31")
+        assert adjustments in json.dumps(february)  # the card paid off
+        assert adjustments not in json.dumps(march)
+        (operating,) = [r for r in march["Rows"]["Row"] if r.get("group") == "OperatingActivities"]
+        assert [r["ColData"][0]["value"] for r in operating["Rows"]["Row"]] == ["Net Income"]
+
+
+def test_aging_takes_no_accounting_method(api: Api) -> None:
+    """QuickBooks' aging reports have no accounting basis (no such parameter, no ReportBasis)."""
+    for name in ("AgedReceivables", "AgedPayables"):
+        answers = [
+            api.get(f"reports/{name}", report_date="2024-02-29", accounting_method=basis).json()
+            for basis in ("Accrual", "Cash")
+        ]
+        assert answers[0]["Rows"] == answers[1]["Rows"]
+        assert answers[0]["Columns"] == answers[1]["Columns"]
+        assert "ReportBasis" not in answers[0]["Header"]

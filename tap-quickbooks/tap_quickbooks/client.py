@@ -32,17 +32,16 @@ from tap_quickbooks import (
     records,
     windows,
 )
+from tap_quickbooks.base import RealmStream
 from tap_quickbooks.connection import (
-    Connections,
     RealmConnection,
     RequestStats,
     close_connections,
-    connections_for,
     gc_paused,
 )
 from tap_quickbooks.envelope import ENVELOPE_SCHEMA
 from tap_quickbooks.errors import QueryFaultError, RetriesExhaustedError, WindowFailedError
-from tap_quickbooks.realm_metrics import RealmCountedStream, log_requests
+from tap_quickbooks.realm_metrics import log_requests
 from tap_quickbooks.sdk_internals import partition_state
 
 if t.TYPE_CHECKING:
@@ -76,7 +75,7 @@ class StreamTotals:
     tombstones: int = 0
 
 
-class QuickBooksStream(RealmCountedStream):
+class QuickBooksStream(RealmStream):
     """One QBO entity of every configured company, keyed by `(realm_id, id)`.
 
     The stream-list contract (every stream of `streams.STREAM_TYPES` declares these; the
@@ -143,27 +142,11 @@ class QuickBooksStream(RealmCountedStream):
         """Set up per-run bookkeeping."""
         super().__init__(*args, **kwargs)
         self._committed: dict[str, dt.datetime] = {}
-        self._deselected: tuple[str, ...] | None = None
         self._maps_read_payload: bool | None = None
         settings: Settings | None = getattr(self.tap, "settings", None)
         overrides = settings.entity_overrides.get(self.entity, {}) if settings else {}
         for flag, value in overrides.items():  # facts Intuit leaves open, set by the user
             setattr(self, flag, value)
-
-    @property
-    def settings(self) -> Settings:
-        """The validated settings of the tap."""
-        return self.tap.settings  # type: ignore[attr-defined, no-any-return]
-
-    @property
-    def connections(self) -> Connections:
-        """The realm connections shared by every stream of this run."""
-        return connections_for(self.tap, self.settings)
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, t.Any]] | None:
-        return [{"realm_id": realm} for realm in self.settings.realm_ids]
 
     @override
     def post_process(
@@ -181,25 +164,6 @@ class QuickBooksStream(RealmCountedStream):
             if isinstance(payload, records.RawJSON):
                 row["payload"] = payload.value()
         return row
-
-    @override
-    def mapped_records(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
-        """`(stream alias, record)` for each stream map that keeps the record.
-
-        Records are built JSON-ready, and `payload` is one opaque object (left
-        pre-encoded unless a stream map reads it, see `post_process`), so only
-        top-level deselection is applied (once the selection is known to need it).
-        """
-        if self._deselected is None:
-            self._deselected = tuple(
-                name for name in self.schema["properties"] if not self.mask[("properties", name)]
-            )
-        for name in self._deselected:
-            record.pop(name, None)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield stream_map.stream_alias, mapped
 
     def _stream_maps_read_payload(self) -> bool:
         """True when a stream map flattens records or evaluates an expression or filter.

@@ -4,6 +4,11 @@ Each stream reads `GET /v3/company/<realm>/reports/<Report>` for every complete 
 quarter) from `start_date` to `end_date`, with each accounting method asked for, and emits the
 whole report body as `payload`. Its bookmark (per realm) is the last day of the last period read;
 every run also reads the last `report_restate_months` months again (see `reports.plan`).
+
+The balance sheet and the cash flow statement are read a calendar year per request, with one
+column per period (`summarize_column_by`), and split into one body per period shaped as
+QuickBooks answers that period alone (`reports.split_columns`): a year costs one request per
+method instead of twelve. Aging reports have no accounting basis: read once per period.
 """
 
 from __future__ import annotations
@@ -13,22 +18,22 @@ import threading
 import time
 import typing as t
 import weakref
+from dataclasses import dataclass
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_quickbooks import limits, reports
-from tap_quickbooks.connection import Connections, RealmConnection, RequestStats, connections_for
+from tap_quickbooks.base import RealmStream
+from tap_quickbooks.connection import RealmConnection, RequestStats
 from tap_quickbooks.errors import QueryFaultError
-from tap_quickbooks.realm_metrics import RealmCountedStream, log_requests
+from tap_quickbooks.realm_metrics import log_requests
 
 if t.TYPE_CHECKING:
     from concurrent.futures import Future
 
     from singer_sdk.helpers.types import Context
-
-    from tap_quickbooks.settings import Settings
 
 REPORT_SCHEMA = th.PropertiesList(
     th.Property("realm_id", th.StringType, required=True, description="QuickBooks company id"),
@@ -56,8 +61,11 @@ REPORT_SCHEMA = th.PropertiesList(
     ),
     th.Property("_sdc_deleted_at", th.DateTimeType, description="Always null for reports"),
 ).to_dict()
-#: Periods fetched ahead of the one being emitted (the realm's limits still apply).
+#: Requests sent ahead of the period being emitted (the realm's limits still apply).
 READ_AHEAD = 4
+#: The `accounting_method` of reports QuickBooks computes without one (aging): open invoices
+#: and bills are an accrual notion, and the report's header carries no `ReportBasis`.
+NO_BASIS = reports.ACCRUAL
 
 _limiters: weakref.WeakKeyDictionary[RealmConnection, limits.RateLimiter] = (
     weakref.WeakKeyDictionary()
@@ -78,7 +86,18 @@ class ReportTooLargeError(QueryFaultError):
     """QuickBooks cut a report short and the period cannot be split further."""
 
 
-class ReportStream(RealmCountedStream):
+@dataclass
+class Answer:
+    """The report of one period, and how it was obtained."""
+
+    first: dt.date
+    last: dt.date
+    body: dict[str, t.Any]
+    requests: int  # requests this period's body took (a year's split periods: 1 each)
+    params: dict[str, str]  # of the request that answered it
+
+
+class ReportStream(RealmStream):
     """One QuickBooks report per period and accounting method.
 
     Not a `QuickBooksStream`: a report is no entity, so the realm plan (CDC, `/batch`,
@@ -89,10 +108,17 @@ class ReportStream(RealmCountedStream):
     cdc: t.ClassVar[bool] = False
     tombstones: t.ClassVar[bool] = False
     entity: t.ClassVar[str]  # the report's name in the API, e.g. "ProfitAndLoss"
-    #: Aging reports: read as of each period's last day, once (aging has no accounting basis).
+    #: Aging reports: read as of each period's last day (`report_date`).
     as_of: t.ClassVar[bool] = False
+    #: False for reports QuickBooks computes without an accounting basis (aging): no
+    #: `accounting_method` is sent, the report is read once per period whatever
+    #: `report_accounting_method` says, and its rows are keyed `NO_BASIS`.
+    basis: t.ClassVar[bool] = True
     #: Detail reports: split a period cut short by QuickBooks and merge the pieces.
     splittable: t.ClassVar[bool] = False
+    #: Read a calendar year per request, one column per period (`summarize_column_by`), and
+    #: split it into one body per period; per period when the year is cut short.
+    by_year: t.ClassVar[bool] = False
     primary_keys: t.ClassVar[list[str]] = [
         "realm_id",
         "accounting_method",
@@ -106,43 +132,13 @@ class ReportStream(RealmCountedStream):
     selected_by_default = False
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # records are built JSON-ready
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Set up per-run bookkeeping."""
-        super().__init__(*args, **kwargs)
-        self._deselected: tuple[str, ...] | None = None
-
-    @property
-    def settings(self) -> Settings:
-        """The validated settings of the tap."""
-        return self.tap.settings  # type: ignore[attr-defined, no-any-return]
-
     @property
     def report_settings(self) -> reports.ReportSettings:
         return self.settings.report
 
-    @property
-    def connections(self) -> Connections:
-        """The realm connections shared by every stream of this run."""
-        return connections_for(self.tap, self.settings)
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, t.Any]] | None:
-        return [{"realm_id": realm} for realm in self.settings.realm_ids]
-
-    @override
-    def mapped_records(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
-        """`(stream alias, record)` for each stream map that keeps the record."""
-        if self._deselected is None:
-            self._deselected = tuple(
-                name for name in self.schema["properties"] if not self.mask[("properties", name)]
-            )
-        for name in self._deselected:
-            record.pop(name, None)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield stream_map.stream_alias, mapped
+    def methods(self) -> tuple[str, ...]:
+        """The accounting methods each period is read with."""
+        return self.report_settings.methods if self.basis else (NO_BASIS,)
 
     def _period_bookmark(self, context: Context) -> dt.date | None:
         state = self.get_context_state(context)
@@ -167,16 +163,21 @@ class ReportStream(RealmCountedStream):
     @classmethod
     def params(cls, first: dt.date, last: dt.date, method: str) -> dict[str, str]:
         """The query parameters of one period's report."""
+        out = {}
         if cls.as_of:
-            return {
-                "report_date": last.isoformat(),
-                "start_date": first.isoformat(),
-                "end_date": last.isoformat(),
-            }
+            out["report_date"] = last.isoformat()
+        out["start_date"] = first.isoformat()
+        out["end_date"] = last.isoformat()
+        if cls.basis:
+            out["accounting_method"] = method
+        return out
+
+    @classmethod
+    def year_params(cls, first: dt.date, last: dt.date, method: str, period: str) -> dict[str, str]:
+        """The query parameters of first..last read with one column per `period`."""
         return {
-            "start_date": first.isoformat(),
-            "end_date": last.isoformat(),
-            "accounting_method": method,
+            **cls.params(first, last, method),
+            "summarize_column_by": reports.COLUMNS_BY[period],
         }
 
     def _fetch(
@@ -218,6 +219,48 @@ class ReportStream(RealmCountedStream):
             requests += used
         return reports.merge(bodies, first, last), requests
 
+    def _read(
+        self,
+        conn: RealmConnection,
+        group: list[tuple[dt.date, dt.date]],
+        method: str,
+        stats: RequestStats,
+        limiter: limits.RateLimiter,
+    ) -> list[Answer]:
+        """The reports of the periods of `group`: in one request when the stream reads years."""
+        if not self.by_year or len(group) == 1:
+            out = []
+            for first, last in group:
+                body, used = self._fetch(conn, first, last, method, stats, limiter)
+                out.append(Answer(first, last, body, used, self.params(first, last, method)))
+            return out
+        first, last = group[0][0], group[-1][1]
+        params = self.year_params(first, last, method, self.report_settings.period)
+        limiter.acquire()
+        body = conn.get(f"reports/{self.entity}", params, stats)
+        parts = None if reports.is_truncated(body) else reports.split_columns(body, group)
+        if parts is not None:
+            return [Answer(f, lst, parts[(f, lst)], 1, params) for f, lst in group]
+        if reports.is_truncated(body):
+            self.logger.info(
+                "%s %s..%s (%s) is too large for one report: reading it per period",
+                self.entity,
+                first,
+                last,
+                method,
+            )
+        else:
+            self.logger.warning(
+                "%s %s..%s (%s) came back without a column per period: reading it per period",
+                self.entity,
+                first,
+                last,
+                method,
+            )
+        out = [a for period in group for a in self._read(conn, [period], method, stats, limiter)]
+        out[0].requests += 1  # the year's request
+        return out
+
     @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
@@ -232,49 +275,54 @@ class ReportStream(RealmCountedStream):
         bookmark = self._period_bookmark(context)
         start = max(settings.start_date.date(), rs.start_date or settings.start_date.date())
         periods = reports.plan(start, end, rs.period, bookmark, rs.restate_months)
-        methods = (reports.ACCRUAL,) if self.as_of else rs.methods
-        jobs = [(first, last, method) for first, last in periods for method in methods]
+        methods = self.methods()
+        groups = reports.by_year(periods) if self.by_year else [[p] for p in periods]
+        jobs = [(group, method) for group in groups for method in methods]
         self.logger.info(
-            "Extracting %s for realm %s: %d periods (bookmark %s) x %s",
+            "Extracting %s for realm %s: %d periods (bookmark %s) x %s in %d requests",
             self.name,
             realm,
             len(periods),
             bookmark,
             "/".join(methods),
+            len(jobs),
         )
 
-        def submit(job: tuple[dt.date, dt.date, str]) -> Future[tuple[dict[str, t.Any], int]]:
-            first, last, method = job
-            return conn.executor.submit(self._fetch, conn, first, last, method, stats, limiter)
+        def submit(job: tuple[list[tuple[dt.date, dt.date]], str]) -> Future[list[Answer]]:
+            group, method = job
+            return conn.executor.submit(self._read, conn, group, method, stats, limiter)
 
-        pending: list[Future[tuple[dict[str, t.Any], int]]] = [
-            submit(job) for job in jobs[:READ_AHEAD]
-        ]
+        pending: list[Future[list[Answer]]] = [submit(job) for job in jobs[:READ_AHEAD]]
+        submitted = len(pending)
         rows = 0
         try:
-            for n, (first, last, method) in enumerate(jobs):
-                body, used = pending.pop(0).result()
-                if n + READ_AHEAD < len(jobs):
-                    pending.append(submit(jobs[n + READ_AHEAD]))
-                ingested = dt.datetime.now(dt.UTC).isoformat()
-                rows += 1
-                yield {
-                    "realm_id": realm,
-                    "accounting_method": method,
-                    "period_start": first.isoformat(),
-                    "period_end": last.isoformat(),
-                    "payload": body,
-                    "ingested_at_utc": ingested,
-                    "extract_window_start_utc": f"{first.isoformat()}T00:00:00+00:00",
-                    "extract_window_end_utc": f"{last.isoformat()}T00:00:00+00:00",
-                    "page_number": used,
-                    "page_size": None,
-                    "request_payload": conn.request_payload(
-                        f"reports/{self.entity}", self.params(first, last, method)
-                    ),
-                    "_sdc_deleted_at": None,
-                }
-                if n + 1 == len(jobs) or jobs[n + 1][:2] != (first, last):
+            for group in groups:
+                answers: dict[str, dict[tuple[dt.date, dt.date], Answer]] = {}
+                for method in methods:
+                    answers[method] = {(a.first, a.last): a for a in pending.pop(0).result()}
+                    if submitted < len(jobs):
+                        pending.append(submit(jobs[submitted]))
+                        submitted += 1
+                for first, last in group:
+                    for method in methods:
+                        answer = answers[method][(first, last)]
+                        rows += 1
+                        yield {
+                            "realm_id": realm,
+                            "accounting_method": method,
+                            "period_start": first.isoformat(),
+                            "period_end": last.isoformat(),
+                            "payload": answer.body,
+                            "ingested_at_utc": dt.datetime.now(dt.UTC).isoformat(),
+                            "extract_window_start_utc": f"{first.isoformat()}T00:00:00+00:00",
+                            "extract_window_end_utc": f"{last.isoformat()}T00:00:00+00:00",
+                            "page_number": answer.requests,
+                            "page_size": None,
+                            "request_payload": conn.request_payload(
+                                f"reports/{self.entity}", answer.params
+                            ),
+                            "_sdc_deleted_at": None,
+                        }
                     self._commit_period(context, last)
         finally:
             for future in pending:
@@ -307,21 +355,25 @@ class ProfitAndLossReport(ReportStream):
 class BalanceSheetReport(ReportStream):
     """Balance sheet as of each period's last day (StartPeriod..EndPeriod as asked).
 
+    Read a calendar year per request, one column per period.
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/report-entities/balancesheet
     """
 
     name = "report_balance_sheet"
     entity = "BalanceSheet"
+    by_year = True
 
 
 class CashFlowReport(ReportStream):
     """Statement of cash flows per period.
 
+    Read a calendar year per request, one column per period.
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/report-entities/cashflow
     """
 
     name = "report_cash_flow"
     entity = "CashFlow"
+    by_year = True
 
 
 class TrialBalanceReport(ReportStream):
@@ -357,7 +409,7 @@ class ProfitAndLossDetailReport(ReportStream):
 
 
 class AgedReceivablesReport(ReportStream):
-    """Receivables aging as of each period's last day.
+    """Receivables aging as of each period's last day (no accounting basis: keyed `Accrual`).
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/report-entities/agedreceivables
     """
@@ -365,10 +417,11 @@ class AgedReceivablesReport(ReportStream):
     name = "report_aged_receivables"
     entity = "AgedReceivables"
     as_of = True
+    basis = False
 
 
 class AgedPayablesReport(ReportStream):
-    """Payables aging as of each period's last day.
+    """Payables aging as of each period's last day (no accounting basis: keyed `Accrual`).
 
     https://developer.intuit.com/app/developer/qbo/docs/api/accounting/report-entities/agedpayables
     """
@@ -376,6 +429,7 @@ class AgedPayablesReport(ReportStream):
     name = "report_aged_payables"
     entity = "AgedPayables"
     as_of = True
+    basis = False
 
 
 REPORT_STREAM_TYPES: tuple[type[ReportStream], ...] = (

@@ -1,5 +1,6 @@
-"""QuickBooks reports (pure): report settings, periods, restatement, splitting and merging.
+"""QuickBooks reports (pure): settings, periods, restatement, splitting, merging, years.
 
+A year read with a column per period is split into one report per period (`split_columns`).
 No HTTP, no config reading beyond the mapping handed in: tested without a server. The streams
 that use this live in `report_streams.py`.
 """
@@ -301,3 +302,117 @@ def merge(pieces: list[dict[str, t.Any]], first: dt.date, last: dt.date) -> dict
     rules = _column_rules(columns.get("Column") or [])
     rows = _merge_rows([(p.get("Rows") or {}).get("Row") or [] for p in pieces], rules)
     return {"Header": header, "Columns": columns, "Rows": {"Row": rows}}
+
+
+# ---------------------------------------------------------------------------- years
+
+
+#: `summarize_column_by` of a year read with one column per period.
+COLUMNS_BY = {"month": "Month", "quarter": "Quarter"}
+ONE_DAY = dt.timedelta(days=1)
+
+
+def by_year(periods: list[tuple[dt.date, dt.date]]) -> list[list[tuple[dt.date, dt.date]]]:
+    """Periods grouped by the calendar year they lie in (months and quarters do).
+
+    A group holds periods that follow each other without a gap.
+    """
+    groups: list[list[tuple[dt.date, dt.date]]] = []
+    for first, last in periods:
+        previous = groups[-1][-1] if groups else None
+        if previous and previous[0].year == first.year and previous[1] + ONE_DAY == first:
+            groups[-1].append((first, last))
+        else:
+            groups.append([(first, last)])
+    return groups
+
+
+def _column_period(column: Mapping[str, t.Any]) -> tuple[dt.date, dt.date] | None:
+    meta = {m.get("Name"): m.get("Value") for m in column.get("MetaData") or []}
+    try:
+        return dt.date.fromisoformat(str(meta["StartDate"])), dt.date.fromisoformat(
+            str(meta["EndDate"])
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def _one_column(rows: list[dict[str, t.Any]], index: int, depth: int) -> list[dict[str, t.Any]]:
+    """Rows with the label cell and the cell at `index` only, without the lines empty there."""
+    out = []
+    for row in rows:
+        kept: dict[str, t.Any] = {}
+        for key, value in row.items():
+            if key == "ColData":
+                cells = value or []
+                cell = cells[index] if index < len(cells) else {"value": ""}
+                if cell.get("value") in (None, ""):  # nothing in this column: not its line
+                    kept = {}
+                    break
+                kept[key] = [cells[0], cell] if cells else []
+            elif key in ("Header", "Summary"):
+                cells = (value or {}).get("ColData") or []
+                pick = [cells[0], cells[index]] if index < len(cells) and cells else cells[:1]
+                kept[key] = {**value, "ColData": pick}
+            elif key == "Rows":
+                inner = (value or {}).get("Row") or []
+                pruned = _one_column(inner, index, depth + 1)
+                if pruned or not inner:
+                    kept[key] = {**value, "Row": pruned} if inner else value
+                elif depth > 0:  # a section with lines in other columns only
+                    kept = {}
+                    break
+            else:
+                kept[key] = value
+        if kept:
+            out.append(kept)
+    return out
+
+
+def split_columns(
+    body: Mapping[str, t.Any], periods: list[tuple[dt.date, dt.date]]
+) -> dict[tuple[dt.date, dt.date], dict[str, t.Any]] | None:
+    """The one-period reports of a report with one column per period (`summarize_column_by`).
+
+    Each is shaped as QuickBooks answers a report of that period alone: the header's
+    `StartPeriod`/`EndPeriod` are the period's and `SummarizeColumnsBy` is `Total`; the columns
+    are the label column and the period's, keyed `total`; every line keeps its label and the
+    period's cell. A line whose cell is empty there (listed for another period) is left out, and
+    so is a section (below the top level) left without lines. Columns are found by their
+    `StartDate`/`EndDate` metadata, so a `Total` column is ignored. None when a period has no
+    column of its own.
+    """
+    columns = (body.get("Columns") or {}).get("Column") or []
+    where = {}
+    for n, column in enumerate(columns):
+        span = _column_period(column) if n else None
+        if span is not None:
+            where[span] = n
+    if not columns or any(p not in where for p in periods):
+        return None
+    rows = (body.get("Rows") or {}).get("Row") or []
+    out = {}
+    for first, last in periods:
+        n = where[(first, last)]
+        header = dict(body.get("Header") or {})
+        header["StartPeriod"] = first.isoformat()
+        header["EndPeriod"] = last.isoformat()
+        if "SummarizeColumnsBy" in header:
+            header["SummarizeColumnsBy"] = "Total"
+        kept = _one_column(rows, n, 0)
+        if isinstance(header.get("Option"), list):
+            header["Option"] = [
+                {**o, "Value": "false" if kept else "true"}
+                if o.get("Name") == "NoReportData"
+                else o
+                for o in header["Option"]
+            ]
+        total = {
+            "ColTitle": "Total",
+            "ColType": columns[n].get("ColType", "Money"),
+            "MetaData": [{"Name": "ColKey", "Value": "total"}],
+        }
+        part = {**body, "Header": header, "Columns": {"Column": [columns[0], total]}}
+        part["Rows"] = {**(body.get("Rows") or {}), "Row": kept}
+        out[(first, last)] = part
+    return out
