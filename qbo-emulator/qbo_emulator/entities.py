@@ -4,7 +4,7 @@ A spec says what the entity is (`name_list`, `transaction` or `singleton`), whet
 it, whether it has an `Active` flag, its queryable properties, its default order and size, and how
 its rows are generated and rendered. Query, CDC, batch, single reads, mutations, the truth, the CLI
 and `testing.py` all read this registry; adding an entity is one spec here (plus its generator,
-builder and, for a posting document, its posting rule in `books.py` and `postings.py`).
+builder and, for a posting document, its ledger reader in `postings.py`).
 
 Specs are listed in generation order: an entity is generated after everything it refers to.
 """
@@ -20,6 +20,7 @@ from qbo_emulator.data import Company, dumps
 
 if TYPE_CHECKING:
     from qbo_emulator.data import Row
+    from qbo_emulator.ledger import Entry
 
 Kind = Literal["name_list", "transaction", "singleton"]
 Sizes = Mapping[str, int]
@@ -72,8 +73,9 @@ class EntitySpec:
     min_size: int = 0
     #: can be hard-deleted (a tombstone in CDC); otherwise `delete` deactivates
     deletable: bool = False
-    #: its postings to the general ledger (`postings.py`), None for documents that post nothing
-    post: Callable[[Company, Row], list[tuple[int, int]]] | None = None
+    #: reads a row as its ledger entry (`postings.py`; the posting rules are `ledger.py`'s), None
+    #: for documents that post nothing
+    entry: Callable[[Company, Row], Entry] | None = None
 
     @property
     def resource(self) -> str:
@@ -279,7 +281,7 @@ SPECS: tuple[EntitySpec, ...] = (
             "PrintStatus": "string",
             "EmailStatus": "string",
         },
-        post=postings.post_invoice,
+        entry=postings.read_invoice,
         render=lambda c, r: c.invoice_bytes(r),
         build=lambda c, r: c.invoice_obj(r),
         deletable=True,
@@ -291,7 +293,7 @@ SPECS: tuple[EntitySpec, ...] = (
         _share("Invoice", 2),
         {"TxnDate": "date", "CustomerRef": "ref", "TotalAmt": "money", "UnappliedAmt": "money"},
         render=books.payment_bytes,
-        post=postings.post_payment,
+        entry=postings.read_payment,
     ),
     _txn(
         "SalesReceipt",
@@ -299,7 +301,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_sales_receipt,
         _share("Invoice", 20),
         {**_SALES, "Balance": "money"},
-        post=postings.post_sales_receipt,
+        entry=postings.read_sales_receipt,
     ),
     _txn(
         "CreditMemo",
@@ -307,7 +309,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_credit_memo,
         _share("Invoice", 40),
         {**_SALES, "Balance": "money", "RemainingCredit": "money"},
-        post=postings.post_credit_memo,
+        entry=postings.read_credit_memo,
     ),
     _txn(
         "RefundReceipt",
@@ -315,7 +317,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_refund_receipt,
         _share("Invoice", 100),
         dict(_SALES),
-        post=postings.post_refund_receipt,
+        entry=postings.read_refund_receipt,
     ),
     _txn(
         "Deposit",
@@ -323,7 +325,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_deposit,
         _share("Invoice", 40),
         {"TxnDate": "date", "TotalAmt": "money", "DepositToAccountRef": "ref"},
-        post=postings.post_deposit,
+        entry=postings.read_deposit,
     ),
     _txn(
         "PurchaseOrder",
@@ -338,7 +340,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_bill,
         _share("Invoice", 10),
         {**_VENDOR_DOC, "DueDate": "date", "Balance": "money"},
-        post=postings.post_bill,
+        entry=postings.read_bill,
     ),
     _txn(
         "BillPayment",
@@ -346,7 +348,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_bill_payment,
         _share("Invoice", 15),
         {**_VENDOR_DOC, "PayType": "string"},
-        post=postings.post_bill_payment,
+        entry=postings.read_bill_payment,
     ),
     _txn(
         "VendorCredit",
@@ -354,7 +356,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_vendor_credit,
         _share("Invoice", 100),
         {**_VENDOR_DOC, "Balance": "money"},
-        post=postings.post_vendor_credit,
+        entry=postings.read_vendor_credit,
     ),
     _txn(
         "Purchase",
@@ -368,7 +370,7 @@ SPECS: tuple[EntitySpec, ...] = (
             "AccountRef": "ref",
             "EntityRef": "ref",
         },
-        post=postings.post_purchase,
+        entry=postings.read_purchase,
     ),
     _txn(
         "Transfer",
@@ -376,7 +378,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_transfer,
         _share("Invoice", 100),
         {"TxnDate": "date", "Amount": "money", "FromAccountRef": "ref", "ToAccountRef": "ref"},
-        post=postings.post_transfer,
+        entry=postings.read_transfer,
     ),
     _txn(
         "JournalEntry",
@@ -384,7 +386,7 @@ SPECS: tuple[EntitySpec, ...] = (
         books.build_journal_entry,
         _share("Invoice", 40),
         {"DocNumber": "string", "TxnDate": "date", "Adjustment": "bool"},
-        post=postings.post_journal_entry,
+        entry=postings.read_journal_entry,
     ),
     _txn(
         "TimeActivity",

@@ -1,13 +1,31 @@
-"""The general ledger: postings derived from QBO transaction objects by QuickBooks' posting rules.
+"""The general ledger: QuickBooks' posting rules, on the accrual and the cash basis.
 
-Everything here works on the JSON objects the API serves (``Invoice``, ``Payment``, ``Bill``, …),
-so the rules can be checked against any model that reads the same payloads. Amounts are integer
-cents in the company's home currency. The rules, with their sources, are written down in the
-emulator README ("Posting rules").
+This is the one place the posting rules live. Both the company's books (`Account.CurrentBalance`,
+through `postings.py`, which reads the emulator's rows) and the reports (through `build_ledger`,
+which reads the JSON objects the API serves) post their documents here. A document is first read
+into an `Entry` (its lines, each with the account it names and its amount in the document's
+currency); `post` turns an entry into *legs*: one per line, converted to home currency, and one
+balancing leg on the document's own account (A/R, A/P, the bank) whose amount is minus the sum of
+the line legs, so that every document balances to the cent. Amounts are integer cents, debit
+positive. The rules, with their sources, are written down in the emulator README ("Posting
+rules"):
 
-Each posting transaction becomes *legs*: one per line (income, expense, tax, …) and one balancing
-leg on the transaction's own account (A/R, A/P, the bank), whose amount is minus the sum of the
-line legs after conversion to home currency, so that every transaction balances to the cent.
+| document | its lines (`LINE_SIGN`, `SETTLE_SIGN`) | its balancing leg |
+|---|---|---|
+| Invoice, SalesReceipt | credit income, sales tax (a discount debits) | A/R, deposit account |
+| CreditMemo, RefundReceipt | debit (a sale reversed) | A/R, the bank |
+| Payment | credit A/R per invoice (debit per credit memo), and the rest | deposit account |
+| Bill, Purchase | debit each line's expense (or asset) account | A/P, paying account |
+| VendorCredit | credit (a bill reversed) | A/P |
+| BillPayment | debit A/P per bill (credit per vendor credit), and the rest | the bank or card |
+| Deposit | credit Undeposited Funds (linked lines) or the line's account | the bank |
+| Transfer | credit the sending account | the receiving account |
+| JournalEntry | its Debit and Credit lines | none: the lines balance |
+
+A payment's rest (what its lines do not apply) stays on A/R (A/P) as its own open item.
+Cash basis: invoices, credit memos, bills and vendor credits post nothing when issued; a payment
+leg that settles one posts that document's own line legs instead, scaled to the amount settled
+and dated on the payment (`_cash_basis`).
 """
 
 from __future__ import annotations
@@ -16,7 +34,8 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 ACCRUAL = "Accrual"
 CASH = "Cash"
@@ -221,6 +240,121 @@ class Ledger:
         return out
 
 
+# ---------------------------------------------------------------------------- posting rules
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+UNAPPLIED: Mapping[str, Any] = MappingProxyType({"line_id": "unapplied"})
+ONE = Decimal(1)
+
+#: The side each document's lines post on (+1 debit, -1 credit); the balancing leg takes the
+#: other side on the document's own account.
+LINE_SIGN = {
+    "Invoice": -1,
+    "SalesReceipt": -1,
+    "CreditMemo": 1,
+    "RefundReceipt": 1,
+    "Bill": 1,
+    "VendorCredit": -1,
+    "Purchase": 1,
+    "Deposit": -1,
+    "Transfer": -1,
+    "JournalEntry": 1,
+}
+#: Payments: the side of the leg that settles each kind of document, on the A/R (A/P) account.
+SETTLE_SIGN = {
+    "Payment": {"Invoice": -1, "CreditMemo": 1},
+    "BillPayment": {"Bill": 1, "VendorCredit": -1},
+}
+#: Payments: the side of the unapplied rest (the payment's own open item on A/R or A/P).
+UNAPPLIED_SIGN = {"Payment": -1, "BillPayment": 1}
+#: Documents that stay open until paid (aging reports; deferred on the cash basis).
+OPEN_ITEMS = ("Invoice", "CreditMemo", "Bill", "VendorCredit")
+
+
+class Line(NamedTuple):
+    """One line of a document as the posting rules read it."""
+
+    account: str
+    #: cents in the document's currency, as the line adds to the document's total (a discount
+    #: line is negative; a journal entry's credit line is negative)
+    amount: int
+    #: Posting fields of this line's leg beyond the document's (line_id, memo, class_id, …)
+    fields: Mapping[str, Any] = EMPTY
+    #: a payment line: the (type, id) of the document it settles
+    applies_to: tuple[str, str] | None = None
+
+
+class Entry(NamedTuple):
+    """One posting document, read (from a served object or from the emulator's rows)."""
+
+    txn_type: str
+    txn_id: str
+    #: the balancing account (A/R, A/P, the bank, the deposit account); None for a journal entry
+    account: str | None
+    lines: list[Line]
+    #: home value of one unit of the document's currency
+    rate: Decimal = ONE
+    #: Posting fields of every leg (date, txn_type, txn_id, customer_id, doc_number, …)
+    fields: Mapping[str, Any] = EMPTY
+    #: Posting fields of the balancing leg beyond the document's
+    balance_fields: Mapping[str, Any] = EMPTY
+    #: a payment's TotalAmt (document currency) and the A/R (A/P) account of its lines
+    total: int = 0
+    open_account: str | None = None
+    #: a purchase that is a credit (a refund from the vendor): its lines post reversed
+    reversed: bool = False
+    due_date: str = ""
+
+
+class Leg(NamedTuple):
+    """One posting of an entry: home cents (debit positive) and the same in its currency."""
+
+    account: str
+    amount: int
+    txn_amount: int
+    fields: Mapping[str, Any] = EMPTY
+    applies_to: tuple[str, str] | None = None
+
+
+def post(entry: Entry) -> list[Leg]:
+    """The entry's legs on the accrual basis: its lines, then its balancing leg; they sum to 0."""
+    kind, txn_id, rate = entry.txn_type, entry.txn_id, entry.rate
+    plain = rate == 1
+    settles = SETTLE_SIGN.get(kind)
+    sign = 1 if settles is not None else LINE_SIGN[kind] * (-1 if entry.reversed else 1)
+    legs: list[Leg] = []
+    total = txn_total = 0  # of the legs so far: home cents, document cents
+    for account, amount, fields, applies_to in entry.lines:
+        if settles is not None:
+            if applies_to is None:
+                raise LedgerError(f"{kind} {txn_id}: a line settles no document")
+            amount *= settles[applies_to[0]]
+        else:
+            amount *= sign
+        value = amount if plain else home(amount, rate)
+        legs.append(Leg(account, value, amount, fields, applies_to))
+        total += value
+        txn_total += amount
+    if not plain and legs:
+        # each line converted on its own, the last one takes the rounding difference
+        drift = home(txn_total, rate) - total
+        if drift:
+            legs[-1] = legs[-1]._replace(amount=legs[-1].amount + drift)
+            total += drift
+    if kind in UNAPPLIED_SIGN:
+        rest = UNAPPLIED_SIGN[kind] * home(entry.total, rate) - total
+        if rest:
+            legs.append(Leg(entry.open_account or "", rest, rest, UNAPPLIED, (kind, txn_id)))
+            total += rest
+            txn_total += rest
+    if entry.account is None:
+        if txn_total:
+            raise LedgerError(f"{kind} {txn_id} does not balance")
+        return legs
+    legs.append(Leg(entry.account, -total, -txn_total, entry.balance_fields))
+    return legs
+
+
 # ---------------------------------------------------------------------------- building
 
 
@@ -240,62 +374,85 @@ def build_ledger(
         accounts[acc.id] = acc
     for acc in extra_accounts:
         accounts[acc.id] = acc
-    items = {str(o["Id"]): o for o in objects.get("Item", ())}
-    # Sales tax posts to the company's sales-tax liability (QuickBooks creates one per agency:
-    # sub type SalesTaxPayable, or GlobalTaxPayable in newer companies); else the sandbox's 89.
-    served_tax = sorted(
-        (
-            str(o["Id"])
-            for o in objects.get("Account", ())
-            if o.get("AccountSubType") in ("SalesTaxPayable", "GlobalTaxPayable")
-        ),
-        key=_num,
-    )
-    names: dict[str, str] = {}
-    for entity in ("Customer", "Vendor", "Employee"):
-        for o in objects.get(entity, ()):
-            names[str(o["Id"])] = str(o.get("DisplayName") or o.get("Name") or o["Id"])
-    by_currency: dict[tuple[str, str], str] = {}
-    for o in sorted(objects.get("Account", ()), key=lambda o: _num(str(o["Id"]))):
-        kind = str(o.get("AccountType", ""))
-        if kind in ("Accounts Receivable", "Accounts Payable"):
-            by_currency.setdefault((kind, ref(o, "CurrencyRef") or "USD"), str(o["Id"]))
-    rules = _Rules(items, names, served_tax[0] if served_tax else SALES_TAX, by_currency)
+    reader = Reader(objects)
     accrual: list[Posting] = []
     documents: dict[tuple[str, str], Document] = {}
-    by_type: dict[str, list[Mapping[str, Any]]] = {}
     for entity in POSTING_TYPES:
         for obj in objects.get(entity, ()):
             if obj.get("status") == "Deleted":
                 continue
-            by_type.setdefault(entity, []).append(obj)
-            legs = rules.legs(entity, obj)
-            accrual.extend(legs)
-            doc = rules.document(entity, obj, legs)
-            if doc is not None:
+            entry = reader.entry(entity, obj)
+            if entry is None:
+                continue
+            postings = [
+                Posting(
+                    account_id=leg.account,
+                    amount=leg.amount,
+                    txn_amount=leg.txn_amount,
+                    applies_to=leg.applies_to,
+                    **{**entry.fields, **leg.fields},
+                )
+                for leg in post(entry)
+            ]
+            accrual.extend(postings)
+            if entity in OPEN_ITEMS and postings:
+                doc = _document(entry, postings)
                 documents[(doc.txn_type, doc.txn_id)] = doc
     cash = _cash_basis(accrual, documents)
     for plist in (accrual, cash):
         plist.sort(key=lambda p: (p.date, p.txn_type, _num(p.txn_id), p.line_id or ""))
-    return Ledger(accounts, {ACCRUAL: accrual, CASH: cash}, documents, names)
+    return Ledger(accounts, {ACCRUAL: accrual, CASH: cash}, documents, reader.names)
+
+
+def _document(entry: Entry, postings: list[Posting]) -> Document:
+    """An open item: its balancing leg (A/R, A/P) is its total, its other legs what it posts."""
+    balancing = postings[-1]
+    return Document(
+        txn_type=entry.txn_type,
+        txn_id=balancing.txn_id,
+        date=balancing.date,
+        due_date=entry.due_date or balancing.date,
+        doc_number=balancing.doc_number,
+        customer_id=balancing.customer_id,
+        vendor_id=balancing.vendor_id,
+        total=abs(balancing.amount),
+        legs=postings[:-1],
+    )
 
 
 def _num(text: str) -> tuple[int, str]:
     return (int(text), "") if text.isdigit() else (0, text)
 
 
-class _Rules:
-    def __init__(
-        self,
-        items: Mapping[str, Mapping[str, Any]],
-        names: dict[str, str],
-        sales_tax: str,
-        by_currency: Mapping[tuple[str, str], str],
-    ) -> None:
-        self.items = items
-        self.names = names
-        self.sales_tax = sales_tax
-        self.by_currency = by_currency  # (account type, currency) -> account id
+# ---------------------------------------------------------------------------- served objects
+
+
+class Reader:
+    """Reads the objects the API serves into entries: which account each line names."""
+
+    def __init__(self, objects: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        self.items = {str(o["Id"]): o for o in objects.get("Item", ())}
+        # Sales tax posts to the company's sales-tax liability (QuickBooks creates one per
+        # agency: sub type SalesTaxPayable, or GlobalTaxPayable in newer companies); else 89.
+        served_tax = sorted(
+            (
+                str(o["Id"])
+                for o in objects.get("Account", ())
+                if o.get("AccountSubType") in ("SalesTaxPayable", "GlobalTaxPayable")
+            ),
+            key=_num,
+        )
+        self.sales_tax = served_tax[0] if served_tax else SALES_TAX
+        self.names: dict[str, str] = {}
+        for entity in ("Customer", "Vendor", "Employee"):
+            for o in objects.get(entity, ()):
+                self.names[str(o["Id"])] = str(o.get("DisplayName") or o.get("Name") or o["Id"])
+        #: (account type, currency) -> account id
+        self.by_currency: dict[tuple[str, str], str] = {}
+        for o in sorted(objects.get("Account", ()), key=lambda o: _num(str(o["Id"]))):
+            kind = str(o.get("AccountType", ""))
+            if kind in ("Accounts Receivable", "Accounts Payable"):
+                self.by_currency.setdefault((kind, ref(o, "CurrencyRef") or "USD"), str(o["Id"]))
         self.document_accounts: dict[tuple[str, str], str] = {}  # (type, id) -> A/R or A/P
 
     def open_item_account(self, obj: Mapping[str, Any], linked: str, default: str) -> str:
@@ -334,56 +491,40 @@ class _Rules:
     @staticmethod
     def _rate(obj: Mapping[str, Any]) -> Decimal:
         rate = obj.get("ExchangeRate")
-        return Decimal(str(rate)) if rate not in (None, "", 0) else Decimal(1)
-
-    def _leg(
-        self,
-        base: Mapping[str, Any],
-        rate: Decimal,
-        account: str,
-        amount: int,
-        line: Mapping[str, Any] | None = None,
-        detail: Mapping[str, Any] | None = None,
-        **extra: Any,
-    ) -> Posting:
-        fields = dict(base)
-        if line is not None:
-            fields["line_id"] = str(line["Id"]) if line.get("Id") is not None else None
-            if line.get("Description"):
-                fields["memo"] = str(line["Description"])
-        if detail is not None:
-            fields["class_id"] = ref(detail, "ClassRef") or fields["class_id"]
-            fields["department_id"] = ref(detail, "DepartmentRef") or fields["department_id"]
-            if ref(detail, "CustomerRef") and fields["customer_id"] is None:
-                fields["customer_id"] = ref(detail, "CustomerRef")
-        fields.update(extra)
-        return Posting(account_id=account, amount=home(amount, rate), txn_amount=amount, **fields)
+        return Decimal(str(rate)) if rate not in (None, "", 0) else ONE
 
     @staticmethod
-    def _settle(legs: list[Posting], rate: Decimal) -> list[Posting]:
-        """Line legs whose home amounts sum to the home value of their total: each line is
-        converted on its own and the last one takes the rounding difference."""
-        if rate == 1 or not legs:
-            return legs
-        drift = home(sum(p.txn_amount for p in legs), rate) - sum(p.amount for p in legs)
-        if drift:
-            legs[-1] = replace(legs[-1], amount=legs[-1].amount + drift)
-        return legs
-
-    def _balance(
-        self, base: Mapping[str, Any], account: str, legs: list[Posting], **extra: Any
-    ) -> Posting:
-        amount = -sum(p.amount for p in legs)
-        txn_amount = -sum(p.txn_amount for p in legs)
-        fields = dict(base)
+    def _fields(
+        base: Mapping[str, Any],
+        line: Mapping[str, Any],
+        detail: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A line's own Posting fields: its id and description, the detail's class, department
+        and customer (where the document names none)."""
+        fields: dict[str, Any] = {
+            "line_id": str(line["Id"]) if line.get("Id") is not None else None
+        }
+        if line.get("Description"):
+            fields["memo"] = str(line["Description"])
+        if detail is not None:
+            for key, name in (("ClassRef", "class_id"), ("DepartmentRef", "department_id")):
+                value = ref(detail, key)
+                if value:
+                    fields[name] = value
+            customer = ref(detail, "CustomerRef")
+            if customer and base["customer_id"] is None:
+                fields["customer_id"] = customer
         fields.update(extra)
-        return Posting(account_id=account, amount=amount, txn_amount=txn_amount, **fields)
+        return fields
 
-    def _sales_lines(
-        self, base: Mapping[str, Any], rate: Decimal, obj: Mapping[str, Any], sign: int
-    ) -> list[Posting]:
-        """Income per item line, discounts, and sales tax; `sign` -1 credits income."""
-        legs: list[Posting] = []
+    def _tax(self, obj: Mapping[str, Any]) -> list[Line]:
+        tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax"))
+        return [Line(self.sales_tax, tax, TAX_FIELDS)] if tax else []
+
+    def _sales_lines(self, base: Mapping[str, Any], obj: Mapping[str, Any]) -> list[Line]:
+        """Income per item line, discounts (negative), and sales tax."""
+        lines: list[Line] = []
         for line in _flat_lines(obj.get("Line") or []):
             kind = line.get("DetailType")
             amount = cents(line.get("Amount"))
@@ -391,25 +532,19 @@ class _Rules:
                 detail = line.get(kind) or {}
                 item = self.items.get(ref(detail, "ItemRef") or "", {})
                 account = ref(detail, "ItemAccountRef") or ref(item, "IncomeAccountRef") or "79"
-                legs.append(self._leg(base, rate, account, sign * amount, line, detail))
+                lines.append(Line(account, amount, self._fields(base, line, detail)))
             elif kind == "DiscountLineDetail":
                 detail = line.get(kind) or {}
                 account = ref(detail, "DiscountAccountRef") or DISCOUNTS
-                legs.append(self._leg(base, rate, account, -sign * amount, line, detail))
-        tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax"))
-        if tax:
-            legs.append(self._leg(base, rate, self.sales_tax, sign * tax, line_id="tax"))
-        return self._settle(legs, rate)
+                lines.append(Line(account, -amount, self._fields(base, line, detail)))
+        return lines + self._tax(obj)
 
-    def _expense_lines(
-        self, base: Mapping[str, Any], rate: Decimal, obj: Mapping[str, Any], sign: int
-    ) -> list[Posting]:
-        """Debit (sign +1) the expense or asset account of each line."""
-        legs: list[Posting] = []
+    def _expense_lines(self, base: Mapping[str, Any], obj: Mapping[str, Any]) -> list[Line]:
+        """The expense or asset account of each line, and tax."""
+        lines: list[Line] = []
         for line in _flat_lines(obj.get("Line") or []):
             kind = line.get("DetailType")
             detail = line.get(kind) or {} if isinstance(kind, str) else {}
-            amount = cents(line.get("Amount"))
             if kind == "AccountBasedExpenseLineDetail":
                 account = ref(detail, "AccountRef") or "60"
             elif kind == "ItemBasedExpenseLineDetail":
@@ -421,121 +556,99 @@ class _Rules:
                 ) or "80"
             else:
                 continue
-            legs.append(self._leg(base, rate, account, sign * amount, line, detail))
-        tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax"))
-        if tax:
-            legs.append(self._leg(base, rate, self.sales_tax, sign * tax, line_id="tax"))
-        return self._settle(legs, rate)
+            lines.append(Line(account, cents(line.get("Amount")), self._fields(base, line, detail)))
+        return lines + self._tax(obj)
 
-    def _linked(
-        self,
-        base: Mapping[str, Any],
-        rate: Decimal,
-        obj: Mapping[str, Any],
-        account: str,
-        signs: Mapping[str, int],
-    ) -> list[Posting]:
-        """Legs of a payment on the open-item account, one per linked document."""
-        legs: list[Posting] = []
+    @staticmethod
+    def _links(obj: Mapping[str, Any], account: str, kinds: Iterable[str]) -> list[Line]:
+        """A payment's lines on the open-item account, one per linked document."""
+        lines: list[Line] = []
         for n, line in enumerate(obj.get("Line") or [], start=1):
-            amount = cents(line.get("Amount"))
             for link in line.get("LinkedTxn") or []:
                 kind = str(link.get("TxnType", ""))
-                if kind in signs:
-                    legs.append(
-                        self._leg(
-                            base,
-                            rate,
-                            account,
-                            signs[kind] * amount,
-                            line_id=str(n),
-                            applies_to=(kind, str(link.get("TxnId"))),
-                        )
-                    )
+                if kind in kinds:
+                    applies = (kind, str(link.get("TxnId")))
+                    fields = {"line_id": str(n)}
+                    lines.append(Line(account, cents(line.get("Amount")), fields, applies))
                     break
-        return self._settle(legs, rate)
+        return lines
 
-    # -------------------------------------------------------------- rules
-    def legs(self, entity: str, obj: Mapping[str, Any]) -> list[Posting]:
-        base = self._base(entity, obj)
-        rate = self._rate(obj)
-        if entity in ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt"):
-            sign = -1 if entity in ("Invoice", "SalesReceipt") else 1
-            legs = self._sales_lines(base, rate, obj, sign)
-            if entity in ("Invoice", "CreditMemo"):
-                account = ref(obj, "ARAccountRef") or self.by_currency.get(
-                    ("Accounts Receivable", base["currency"]), AR
-                )
-                self.document_accounts[(entity, base["txn_id"])] = account
-                return [*legs, self._balance(base, account, legs, line_id=None)]
-            account = ref(obj, "DepositToAccountRef") or UNDEPOSITED
-            return [*legs, self._balance(base, account, legs, line_id=None)]
-        if entity == "Payment":
-            account = ref(obj, "ARAccountRef") or self.open_item_account(obj, "Invoice", AR)
-            legs = self._linked(base, rate, obj, account, {"Invoice": -1, "CreditMemo": 1})
-            total = home(cents(obj.get("TotalAmt")), rate)
-            unapplied = total + sum(p.amount for p in legs)
-            if unapplied:
-                legs.append(
-                    replace(
-                        self._leg(base, rate, account, 0, line_id="unapplied"),
-                        amount=-unapplied,
-                        txn_amount=-unapplied,
-                        applies_to=("Payment", base["txn_id"]),
-                    )
-                )
-            deposit = ref(obj, "DepositToAccountRef") or UNDEPOSITED
-            return [*legs, self._balance(base, deposit, legs)]
-        if entity in ("Bill", "VendorCredit"):
-            sign = 1 if entity == "Bill" else -1
-            legs = self._expense_lines(base, rate, obj, sign)
+    def _open_account(self, entity: str, base: Mapping[str, Any], obj: Mapping[str, Any]) -> str:
+        """An open item's A/R or A/P account (remembered for the payments that settle it)."""
+        if entity in ("Invoice", "CreditMemo"):
+            account = ref(obj, "ARAccountRef") or self.by_currency.get(
+                ("Accounts Receivable", base["currency"]), AR
+            )
+        else:
             account = ref(obj, "APAccountRef") or self.by_currency.get(
                 ("Accounts Payable", base["currency"]), AP
             )
-            self.document_accounts[(entity, base["txn_id"])] = account
-            return [*legs, self._balance(base, account, legs)]
+        self.document_accounts[(entity, base["txn_id"])] = account
+        return account
+
+    # -------------------------------------------------------------- documents
+    def entry(self, entity: str, obj: Mapping[str, Any]) -> Entry | None:
+        """The served object as a ledger entry; None for an entity that posts nothing."""
+        base = self._base(entity, obj)
+        head: dict[str, Any] = {
+            "txn_type": entity,
+            "txn_id": base["txn_id"],
+            "rate": self._rate(obj),
+            "fields": base,
+        }
+        if entity in OPEN_ITEMS:
+            head["due_date"] = str(obj.get("DueDate") or base["date"])
+        if entity in ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt"):
+            lines = self._sales_lines(base, obj)
+            if entity in OPEN_ITEMS:
+                return Entry(account=self._open_account(entity, base, obj), lines=lines, **head)
+            account = ref(obj, "DepositToAccountRef") or UNDEPOSITED
+            return Entry(account=account, lines=lines, **head)
+        if entity in ("Bill", "VendorCredit"):
+            lines = self._expense_lines(base, obj)
+            return Entry(account=self._open_account(entity, base, obj), lines=lines, **head)
+        if entity == "Payment":
+            account = ref(obj, "ARAccountRef") or self.open_item_account(obj, "Invoice", AR)
+            return Entry(
+                account=ref(obj, "DepositToAccountRef") or UNDEPOSITED,
+                lines=self._links(obj, account, SETTLE_SIGN[entity]),
+                total=cents(obj.get("TotalAmt")),
+                open_account=account,
+                **head,
+            )
         if entity == "BillPayment":
             account = ref(obj, "APAccountRef") or self.open_item_account(obj, "Bill", AP)
-            legs = self._linked(base, rate, obj, account, {"Bill": 1, "VendorCredit": -1})
-            total = home(cents(obj.get("TotalAmt")), rate)
-            unapplied = total - sum(p.amount for p in legs)
-            if unapplied:
-                legs.append(
-                    replace(
-                        self._leg(base, rate, account, 0, line_id="unapplied"),
-                        amount=unapplied,
-                        txn_amount=unapplied,
-                        applies_to=("BillPayment", base["txn_id"]),
-                    )
-                )
             pay = obj.get("CheckPayment") or obj.get("CreditCardPayment") or {}
-            bank = ref(pay, "BankAccountRef") or ref(pay, "CCAccountRef") or CHECKING
-            return [*legs, self._balance(base, bank, legs)]
+            return Entry(
+                account=ref(pay, "BankAccountRef") or ref(pay, "CCAccountRef") or CHECKING,
+                lines=self._links(obj, account, SETTLE_SIGN[entity]),
+                total=cents(obj.get("TotalAmt")),
+                open_account=account,
+                **head,
+            )
         if entity == "Purchase":
-            sign = -1 if obj.get("Credit") is True else 1
-            legs = self._expense_lines(base, rate, obj, sign)
-            account = ref(obj, "AccountRef") or CHECKING
-            return [*legs, self._balance(base, account, legs)]
+            return Entry(
+                account=ref(obj, "AccountRef") or CHECKING,
+                lines=self._expense_lines(base, obj),
+                reversed=obj.get("Credit") is True,
+                **head,
+            )
         if entity == "Deposit":
-            legs = []
+            lines = []
             for line in obj.get("Line") or []:
                 detail = line.get("DepositLineDetail") or {}
                 linked = bool(line.get("LinkedTxn"))
                 account = UNDEPOSITED if linked else (ref(detail, "AccountRef") or "59")
-                legs.append(
-                    self._leg(base, rate, account, -cents(line.get("Amount")), line, detail)
-                )
-            legs = self._settle(legs, rate)
+                fields = self._fields(base, line, detail)
+                lines.append(Line(account, cents(line.get("Amount")), fields))
             account = ref(obj, "DepositToAccountRef") or CHECKING
-            return [*legs, self._balance(base, account, legs)]
+            return Entry(account=account, lines=lines, **head)
         if entity == "Transfer":
-            amount = cents(obj.get("Amount"))
-            src = ref(obj, "FromAccountRef") or CHECKING
-            dst = ref(obj, "ToAccountRef") or "36"
-            leg = self._leg(base, rate, src, -amount, line_id="from")
-            return [leg, self._balance(base, dst, [leg], line_id="to")]
+            source = Line(ref(obj, "FromAccountRef") or CHECKING, cents(obj.get("Amount")), FROM)
+            account = ref(obj, "ToAccountRef") or "36"
+            return Entry(account=account, lines=[source], balance_fields=TO, **head)
         if entity == "JournalEntry":
-            legs = []
+            lines = []
             for line in obj.get("Line") or []:
                 detail = line.get("JournalEntryLineDetail") or {}
                 if not detail:
@@ -551,40 +664,15 @@ class _Rules:
                     extra["customer_id"] = who
                 elif who:
                     extra["vendor_id"] = who
-                legs.append(
-                    self._leg(
-                        base,
-                        rate,
-                        line_account,
-                        sign * cents(line.get("Amount")),
-                        line,
-                        detail,
-                        **extra,
-                    )
-                )
-            if sum(p.txn_amount for p in legs):
-                raise LedgerError(f"JournalEntry {base['txn_id']} does not balance")
-            drift = sum(p.amount for p in legs)
-            if drift and legs:  # conversion rounding: the last line absorbs it
-                legs[-1] = replace(legs[-1], amount=legs[-1].amount - drift)
-            return legs
-        return []
+                fields = self._fields(base, line, detail, **extra)
+                lines.append(Line(line_account, sign * cents(line.get("Amount")), fields))
+            return Entry(account=None, lines=lines, **head)
+        return None
 
-    def document(self, entity: str, obj: Mapping[str, Any], legs: list[Posting]) -> Document | None:
-        if entity not in ("Invoice", "CreditMemo", "Bill", "VendorCredit") or not legs:
-            return None
-        balancing = legs[-1]
-        return Document(
-            txn_type=entity,
-            txn_id=balancing.txn_id,
-            date=balancing.date,
-            due_date=str(obj.get("DueDate") or balancing.date),
-            doc_number=balancing.doc_number,
-            customer_id=balancing.customer_id,
-            vendor_id=balancing.vendor_id,
-            total=abs(balancing.amount),
-            legs=legs[:-1],
-        )
+
+TAX_FIELDS: Mapping[str, Any] = MappingProxyType({"line_id": "tax"})
+FROM: Mapping[str, Any] = MappingProxyType({"line_id": "from"})
+TO: Mapping[str, Any] = MappingProxyType({"line_id": "to"})
 
 
 def _flat_lines(lines: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:

@@ -1,22 +1,11 @@
-"""The company's general ledger: what each document posts, and the balances that follow.
+"""The company's books: its documents read from their rows as ledger entries, and the balances.
 
-`postings(company, entity, row)` lists one document's postings as `(account id, cents)`, debit
-positive and credit negative; they sum to zero for every document. The rules (accrual basis):
-
-| document | debit | credit |
-|---|---|---|
-| Invoice | A/R (total) | each line's income account (`ItemAccountRef`), sales tax payable |
-| Payment | its deposit account (Undeposited Funds or Checking) | A/R |
-| SalesReceipt | its deposit account | line income accounts, sales tax payable |
-| CreditMemo | line income accounts, sales tax payable | A/R |
-| RefundReceipt | line income accounts, sales tax payable | Checking |
-| Deposit | Checking | Undeposited Funds (linked payments/receipts), or the line's account |
-| Bill | each line's expense account (Inventory Asset for item lines) | A/P |
-| BillPayment | A/P | Checking or Mastercard |
-| VendorCredit | A/P | each line's expense account |
-| Purchase | each line's expense account | the paying account (Checking or Mastercard) |
-| Transfer | the receiving account | the sending account |
-| JournalEntry | its Debit lines | its Credit lines |
+The posting rules are those of `ledger.py`, the same that the reports use. Here each posting
+entity's spec names a reader (`EntitySpec.entry`) that turns one of its rows into a
+`ledger.Entry` straight from the row's facts, without rendering it: the account each line names
+and its amount, as the served JSON shows them (`tests/test_ledger_company.py` reads every document
+both ways and compares what they post). `postings(company, entity, row)` lists one document's
+postings as `(account id, cents)`, debit positive; they sum to zero for every document.
 
 Estimates, purchase orders, time activities, budgets and attachables post nothing. Cost of goods
 sold for inventory sold on invoices is not posted (the emulator keeps no inventory valuation).
@@ -25,143 +14,167 @@ sold for inventory sold on invoices is not posted (the emulator keeps no invento
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from qbo_emulator import books
+from qbo_emulator.ledger import ONE, Entry, Line, post
 from qbo_emulator.timeutil import pacific_date
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from qbo_emulator.data import Company, Row
 
-Posting = tuple[int, int]
 #: Account types whose balance is debit minus credit (the others: credit minus debit)
 DEBIT_NORMAL = ("Asset",)
 BALANCE_SHEET = ("Asset", "Liability", "Equity")
+AR = str(books.ACCT_AR)
+CHECKING = str(books.ACCT_CHECKING)
+UNDEPOSITED = str(books.ACCT_UNDEPOSITED)
+SALES_TAX = str(books.ACCT_SALES_TAX)
 
 
-def _sales(c: Company, row: Row, sign: int) -> list[Posting]:
-    """Income and tax lines of a sales document, credited (sign -1) or debited (sign 1)."""
+def _rate(row: Row) -> Decimal:
+    """The document's exchange rate (its facts keep millionths)."""
+    info = row.info or {}
+    return Decimal(int(info["rate"])) / 1_000_000 if info.get("cur") else ONE
+
+
+def _sales_lines(c: Company, row: Row) -> list[Line]:
     f = books.sales_facts(c, row)
-    out = [(c.item_income_account(item), sign * amount) for item, _, _, amount in f["lines"]]
+    lines = [Line(str(c.item_income_account(item)), amount) for item, _, _, amount in f["lines"]]
     if f["tax"]:
-        out.append((books.ACCT_SALES_TAX, sign * f["tax"]))
-    return out
+        lines.append(Line(SALES_TAX, f["tax"]))
+    return lines
 
 
-def _expenses(c: Company, row: Row, sign: int) -> list[Posting]:
-    """Expense lines in home cents (a foreign document's rounding lands on its last line)."""
-    lines = books.expense_lines(c, row.h)
-    amounts = [amount for *_, amount in lines]
-    info = row.info or {}
-    if info.get("cur"):
-        amounts = books.home_lines(amounts, int(info["rate"]))
-    out = []
-    for (kind, target, *_), amount in zip(lines, amounts, strict=True):
-        acct = books.ACCT_INVENTORY if kind == "item" else target
-        out.append((acct, sign * amount))
-    return out
-
-
-def _home(row: Row, cents: int) -> int:
-    info = row.info or {}
-    return books.to_home(cents, int(info["rate"])) if info.get("cur") else cents
-
-
-def post_invoice(c: Company, row: Row) -> list[Posting]:
-    f = c.invoice_facts(row)
-    out = [(books.ACCT_AR, f["total"])]
-    out += [(c.item_income_account(item.id), -amount) for item, _, _, amount in f["lines"]]
-    if f["tax"]:
-        out.append((books.ACCT_SALES_TAX, -f["tax"]))
-    return out
-
-
-def post_payment(c: Company, row: Row) -> list[Posting]:
-    info = row.info or {}
-    acct = books.ACCT_UNDEPOSITED if info["undeposited"] else books.ACCT_CHECKING
-    return [(acct, info["total"]), (books.ACCT_AR, -info["total"])]
-
-
-def post_sales_receipt(c: Company, row: Row) -> list[Posting]:
-    total = books.sales_facts(c, row)["total"]
-    undeposited = (row.info or {}).get("undeposited")
-    acct = books.ACCT_UNDEPOSITED if undeposited else books.ACCT_CHECKING
-    return [(acct, total), *_sales(c, row, -1)]
-
-
-def post_credit_memo(c: Company, row: Row) -> list[Posting]:
-    total = books.sales_facts(c, row)["total"]
-    return [*_sales(c, row, 1), (books.ACCT_AR, -total)]
-
-
-def post_refund_receipt(c: Company, row: Row) -> list[Posting]:
-    total = books.sales_facts(c, row)["total"]
-    return [*_sales(c, row, 1), (books.ACCT_CHECKING, -total)]
-
-
-def post_deposit(c: Company, row: Row) -> list[Posting]:
-    info = row.info or {}
-    out = [(books.ACCT_CHECKING, books.deposit_total(row))]
-    out += [(books.ACCT_UNDEPOSITED, -cents) for _, _, cents in info["applies"]]
-    if info.get("other"):
-        out.append((info["other"][0], -info["other"][1]))
-    return out
-
-
-def post_bill(c: Company, row: Row) -> list[Posting]:
-    ap = books.ap_account(c, (row.info or {}).get("cur"))
-    return [*_expenses(c, row, 1), (ap, -_home(row, books.expense_total(c, row)))]
-
-
-def post_bill_payment(c: Company, row: Row) -> list[Posting]:
-    info = row.info or {}
-    acct = books.ACCT_MASTERCARD if info["card"] else books.ACCT_CHECKING
-    home = _home(row, info["total"])
-    return [(books.ap_account(c, info.get("cur")), home), (acct, -home)]
-
-
-def post_vendor_credit(c: Company, row: Row) -> list[Posting]:
-    ap = books.ap_account(c, (row.info or {}).get("cur"))
-    return [(ap, _home(row, books.expense_total(c, row))), *_expenses(c, row, -1)]
-
-
-def post_purchase(c: Company, row: Row) -> list[Posting]:
-    acct = books.PURCHASE_KINDS[(row.info or {})["kind"]][1]
-    return [*_expenses(c, row, 1), (acct, -books.expense_total(c, row))]
-
-
-def post_transfer(c: Company, row: Row) -> list[Posting]:
-    info = row.info or {}
-    return [(info["to"], info["amount"]), (info["from"], -info["amount"])]
-
-
-def post_journal_entry(c: Company, row: Row) -> list[Posting]:
+def _expense_lines(c: Company, row: Row) -> list[Line]:
+    """Expense lines (Inventory Asset for item lines) in the document's currency."""
     return [
-        (a, cents if side == "Debit" else -cents) for side, a, cents in books.journal_lines(row)
+        Line(str(books.ACCT_INVENTORY if kind == "item" else target), amount)
+        for kind, target, *_, amount in books.expense_lines(c, row.h)
     ]
 
 
-def postings(c: Company, entity: str, row: Row) -> list[Posting]:
-    """The document's postings (its spec's `post` rule), debit positive; they sum to zero."""
-    rule = c.specs[entity].post
-    return rule(c, row) if rule is not None else []
+def read_invoice(c: Company, row: Row) -> Entry:
+    lines, _, _, tax = c.invoice_amounts(row)
+    out = [Line(str(c.item_income_account(item.id)), amount) for item, _, _, amount in lines]
+    if tax:
+        out.append(Line(SALES_TAX, tax))
+    return Entry("Invoice", str(row.id), AR, out)
+
+
+def read_payment(c: Company, row: Row) -> Entry:
+    info = row.info or {}
+    return Entry(
+        "Payment",
+        str(row.id),
+        UNDEPOSITED if info["undeposited"] else CHECKING,
+        [Line(AR, cents, applies_to=(kind, str(iid))) for kind, iid, cents in info["applies"]],
+        total=info["total"],
+        open_account=AR,
+    )
+
+
+def read_sales_receipt(c: Company, row: Row) -> Entry:
+    account = UNDEPOSITED if (row.info or {}).get("undeposited") else CHECKING
+    return Entry("SalesReceipt", str(row.id), account, _sales_lines(c, row))
+
+
+def read_credit_memo(c: Company, row: Row) -> Entry:
+    return Entry("CreditMemo", str(row.id), AR, _sales_lines(c, row))
+
+
+def read_refund_receipt(c: Company, row: Row) -> Entry:
+    return Entry("RefundReceipt", str(row.id), CHECKING, _sales_lines(c, row))
+
+
+def read_deposit(c: Company, row: Row) -> Entry:
+    info = row.info or {}
+    lines = [Line(UNDEPOSITED, cents) for _, _, cents in info["applies"]]
+    if info.get("other"):
+        lines.append(Line(str(info["other"][0]), info["other"][1]))
+    return Entry("Deposit", str(row.id), CHECKING, lines)
+
+
+def read_bill(c: Company, row: Row) -> Entry:
+    ap = str(books.ap_account(c, (row.info or {}).get("cur")))
+    return Entry("Bill", str(row.id), ap, _expense_lines(c, row), _rate(row))
+
+
+def read_bill_payment(c: Company, row: Row) -> Entry:
+    info = row.info or {}
+    ap = str(books.ap_account(c, info.get("cur")))
+    return Entry(
+        "BillPayment",
+        str(row.id),
+        str(books.ACCT_MASTERCARD if info["card"] else books.ACCT_CHECKING),
+        [Line(ap, cents, applies_to=(kind, str(iid))) for kind, iid, cents in info["applies"]],
+        _rate(row),
+        total=info["total"],
+        open_account=ap,
+    )
+
+
+def read_vendor_credit(c: Company, row: Row) -> Entry:
+    ap = str(books.ap_account(c, (row.info or {}).get("cur")))
+    return Entry("VendorCredit", str(row.id), ap, _expense_lines(c, row), _rate(row))
+
+
+def read_purchase(c: Company, row: Row) -> Entry:
+    account = str(books.PURCHASE_KINDS[(row.info or {})["kind"]][1])
+    return Entry("Purchase", str(row.id), account, _expense_lines(c, row), _rate(row))
+
+
+def read_transfer(c: Company, row: Row) -> Entry:
+    info = row.info or {}
+    return Entry(
+        "Transfer", str(row.id), str(info["to"]), [Line(str(info["from"]), info["amount"])]
+    )
+
+
+def read_journal_entry(c: Company, row: Row) -> Entry:
+    lines = [
+        Line(str(account), cents if side == "Debit" else -cents)
+        for side, account, cents in books.journal_lines(row)
+    ]
+    return Entry("JournalEntry", str(row.id), None, lines)
+
+
+def entry(c: Company, entity: str, row: Row) -> Entry | None:
+    """The document as a ledger entry (its spec's reader); None for documents that post nothing."""
+    reader = c.specs[entity].entry
+    return reader(c, row) if reader is not None else None
 
 
 def posting_entities(c: Company) -> list[str]:
-    """Entities whose documents post to the ledger (a `post` rule in their spec)."""
-    return [name for name, spec in c.specs.items() if spec.post is not None]
+    """Entities whose documents post to the ledger (a reader in their spec)."""
+    return [name for name, spec in c.specs.items() if spec.entry is not None]
+
+
+def entries(c: Company) -> Iterator[tuple[str, Row, Entry]]:
+    """Every live posting document of the company as (entity, row, entry)."""
+    for entity in posting_entities(c):
+        read = c.specs[entity].entry
+        assert read is not None
+        for row in c.tables[entity].rows.values():
+            yield entity, row, read(c, row)
+
+
+def postings(c: Company, entity: str, row: Row) -> list[tuple[int, int]]:
+    """The document's postings as (account id, cents), debit positive; they sum to zero."""
+    found = entry(c, entity, row)
+    return [(int(leg.account), leg.amount) for leg in post(found)] if found is not None else []
 
 
 def journal(c: Company) -> list[tuple[str, str, int, int, int]]:
     """Every posting of every live document: (TxnDate, entity, id, account id, cents), debit
     positive, ordered by date, entity and id. The reports of a period are sums over it."""
     out: list[tuple[str, str, int, int, int]] = []
-    for entity in posting_entities(c):
-        for row in c.tables[entity].rows.values():
-            day = pacific_date(row.create)
-            out.extend(
-                (day, entity, row.id, acct, cents) for acct, cents in postings(c, entity, row)
-            )
+    for entity, row, found in entries(c):
+        day = pacific_date(row.create)
+        out.extend((day, entity, row.id, int(leg.account), leg.amount) for leg in post(found))
     out.sort()
     return out
 
@@ -169,31 +182,24 @@ def journal(c: Company) -> list[tuple[str, str, int, int, int]]:
 def trial_balance(c: Company, open_invoices: dict[int, int] | None = None) -> dict[int, int]:
     """Net debit (positive) or credit (negative) per account over every live document.
 
-    `open_invoices`, when given, receives each customer's open invoice balance (one pass).
+    `open_invoices`, when given, receives each customer's open invoice balance (the invoice's
+    A/R leg less what its payments settle), in the same pass.
     """
-    net: dict[int, int] = defaultdict(int)
+    net: dict[str, int] = defaultdict(int)
     links = c.links
-    for row in c.tables["Invoice"].rows.values():
-        lines, subtotal, _, tax = c.invoice_amounts(row)
-        net[books.ACCT_AR] += subtotal + tax
-        for item, _, _, amount in lines:
-            net[c.item_income_account(item.id)] -= amount
-        if tax:
-            net[books.ACCT_SALES_TAX] -= tax
-        if open_invoices is not None:
+    for entity, row, found in entries(c):
+        legs = post(found)
+        for leg in legs:
+            net[leg[0]] += leg[1]
+        if open_invoices is not None and entity == "Invoice":
             paid = sum(link[2] for link in links.get(("Invoice", row.id), ()))
-            open_invoices[row.ref] = open_invoices.get(row.ref, 0) + subtotal + tax - paid
-    for entity in posting_entities(c):
-        if entity == "Invoice":
-            continue  # above, in the same pass as the customers' open balances
-        for row in c.tables[entity].rows.values():
-            for acct, cents in postings(c, entity, row):
-                net[acct] += cents
-    return dict(net)
+            open_invoices[row.ref] = open_invoices.get(row.ref, 0) + legs[-1].amount - paid
+    return {int(account): cents for account, cents in net.items()}
 
 
 def balances(c: Company) -> dict[str, dict[int, int]]:
     """CurrentBalance per account (balance-sheet accounts), Balance per customer and vendor."""
+    # customers and vendors: their open items (documents less what settles them)
     customers: dict[int, int] = defaultdict(int)
     net = trial_balance(c, customers)
     accounts: dict[int, int] = {}

@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 
-from qbo_emulator.ledger import ACCRUAL, CASH, LedgerError, build_ledger
+from qbo_emulator.ledger import (
+    ACCRUAL,
+    CASH,
+    LINE_SIGN,
+    SETTLE_SIGN,
+    Entry,
+    LedgerError,
+    Line,
+    build_ledger,
+    post,
+)
 from qbo_emulator.reports import (
     TRUNCATED,
     ReportError,
@@ -144,6 +154,199 @@ def values(report: dict[str, Any]) -> dict[str, list[str]]:
 
 def report(objects: dict[str, Any], name: str, **params: str) -> dict[str, Any]:
     return build_report(build_ledger(objects), name, params, today="2024-12-31", time_text="t")
+
+
+# ------------------------------------------------------------------ the rules, entry by entry
+EUR = Decimal("1.0833")
+RULES = [
+    (
+        Entry("Invoice", "1", "84", [Line("1", 1000), Line("86", -100), Line("89", 72)]),
+        [("1", -1000), ("86", 100), ("89", -72), ("84", 972)],
+    ),
+    (Entry("SalesReceipt", "2", "4", [Line("79", 500)]), [("79", -500), ("4", 500)]),
+    (Entry("CreditMemo", "3", "84", [Line("1", 300)]), [("1", 300), ("84", -300)]),
+    (Entry("RefundReceipt", "4", "35", [Line("1", 300)]), [("1", 300), ("35", -300)]),
+    (
+        Entry(
+            "Payment",
+            "5",
+            "4",
+            [
+                Line("84", 700, applies_to=("Invoice", "1")),
+                Line("84", 200, applies_to=("CreditMemo", "3")),
+            ],
+            total=600,
+            open_account="84",
+        ),
+        # the unapplied 100 stays on A/R as the payment's own credit
+        [("84", -700), ("84", 200), ("84", -100), ("4", 600)],
+    ),
+    (
+        Entry("Bill", "6", "33", [Line("58", 1000), Line("76", 50)]),
+        [("58", 1000), ("76", 50), ("33", -1050)],
+    ),
+    (Entry("VendorCredit", "7", "33", [Line("58", 100)]), [("58", -100), ("33", 100)]),
+    (
+        Entry(
+            "BillPayment",
+            "8",
+            "35",
+            [
+                Line("33", 1050, applies_to=("Bill", "6")),
+                Line("33", 100, applies_to=("VendorCredit", "7")),
+            ],
+            total=1000,
+            open_account="33",
+        ),
+        [("33", 1050), ("33", -100), ("33", 50), ("35", -1000)],
+    ),
+    (Entry("Purchase", "9", "41", [Line("7", 500)]), [("7", 500), ("41", -500)]),
+    (Entry("Purchase", "10", "41", [Line("7", 500)], reversed=True), [("7", -500), ("41", 500)]),
+    (
+        Entry("Deposit", "11", "35", [Line("4", 300), Line("59", 20)]),
+        [("4", -300), ("59", -20), ("35", 320)],
+    ),
+    (Entry("Transfer", "12", "36", [Line("35", 100)]), [("35", -100), ("36", 100)]),
+    (
+        Entry("JournalEntry", "13", None, [Line("58", 100), Line("60", 20), Line("35", -120)]),
+        [("58", 100), ("60", 20), ("35", -120)],
+    ),
+    (
+        # foreign currency: each line converted, the last takes the rounding, A/P the total's value
+        Entry("Bill", "14", "300", [Line("58", 3333), Line("76", 3333)], EUR),
+        [("58", 3611), ("76", 3610), ("300", -7221)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("entry", "legs"), RULES, ids=[e.txn_type for e, _ in RULES])
+def test_each_document_posts_its_rule_and_balances(
+    entry: Entry, legs: list[tuple[str, int]]
+) -> None:
+    posted = post(entry)
+    assert [(leg.account, leg.amount) for leg in posted] == legs
+    assert sum(leg.amount for leg in posted) == 0
+    assert sum(leg.txn_amount for leg in posted) == 0
+
+
+def test_every_posting_type_has_a_rule() -> None:
+    tested = {entry.txn_type for entry, _ in RULES}
+    assert tested == set(LINE_SIGN) | set(SETTLE_SIGN)
+
+
+def test_foreign_legs_keep_the_document_amounts() -> None:
+    (entry, _) = RULES[-1]
+    assert [leg.txn_amount for leg in post(entry)] == [3333, 3333, -6666]
+
+
+def test_a_payment_line_must_settle_a_document() -> None:
+    bad = Entry("Payment", "1", "4", [Line("84", 100)], total=100, open_account="84")
+    with pytest.raises(LedgerError, match="settles no document"):
+        post(bad)
+
+
+# ------------------------------------------------------------------ accrual against cash
+
+
+def cash_legs(objects: dict[str, Any], txn_type: str, txn_id: str) -> list[tuple[str, str, int]]:
+    ledger = build_ledger(objects)
+    return [
+        (p.date, p.account_id, p.amount)
+        for p in ledger.postings[CASH]
+        if (p.txn_type, p.txn_id) == (txn_type, txn_id)
+    ]
+
+
+def unpaid_invoice(iid: str, amount: str) -> dict[str, Any]:
+    return {
+        "Id": iid,
+        "TxnDate": "2024-03-01",
+        "CustomerRef": ref("10"),
+        "Line": [sales_line(1, "1", amount)],
+        "TotalAmt": float(amount),
+    }
+
+
+def test_an_unpaid_invoice_posts_on_accrual_only() -> None:
+    objects = company()
+    objects["Invoice"] = [*objects["Invoice"], unpaid_invoice("101", "250.00")]
+    ledger = build_ledger(objects)
+    accrual = {p.account_id: p.amount for p in ledger.postings[ACCRUAL] if p.txn_id == "101"}
+    assert accrual == {"1": -25000, "84": 25000}
+    assert not [
+        p for p in ledger.postings[CASH] if p.txn_id == "101" or p.applies_to == ("Invoice", "101")
+    ]
+
+
+def test_a_paid_invoice_posts_its_lines_on_the_payment_date_on_cash() -> None:
+    objects = company()
+    objects["Invoice"] = [*objects["Invoice"], unpaid_invoice("102", "100.00")]
+    payment = {
+        "Id": "202",
+        "TxnDate": "2024-04-15",
+        "CustomerRef": ref("10"),
+        "TotalAmt": 100.0,
+        "DepositToAccountRef": ref("35"),
+        "Line": [{"Amount": 100.0, "LinkedTxn": [{"TxnId": "102", "TxnType": "Invoice"}]}],
+    }
+    objects["Payment"] = [*objects["Payment"], payment]
+    # accrual: income when invoiced, the payment only moves A/R to the bank
+    ledger = build_ledger(objects)
+    paid = {p.account_id: p.amount for p in ledger.postings[ACCRUAL] if p.txn_id == "202"}
+    assert paid == {"84": -10000, "35": 10000}
+    # cash: the income moves to the payment's date, A/R is never touched
+    assert sorted(cash_legs(objects, "Payment", "202")) == [
+        ("2024-04-15", "1", -10000),
+        ("2024-04-15", "35", 10000),
+    ]
+    assert not cash_legs(objects, "Invoice", "102")
+
+
+def test_a_bill_payment_recognises_the_bill_expenses_on_cash() -> None:
+    objects = company()
+    assert sorted(cash_legs(objects, "BillPayment", "400")) == [
+        ("2024-02-10", "35", -105000),
+        ("2024-02-10", "58", 100000),
+        ("2024-02-10", "76", 5000),
+    ]
+    assert not cash_legs(objects, "Bill", "300")
+    accrual = build_ledger(objects).postings[ACCRUAL]
+    assert {p.account_id for p in accrual if p.txn_id == "400"} == {"33", "35"}
+
+
+def test_a_foreign_bill_paid_at_another_rate_on_both_bases() -> None:
+    bill = {
+        "Id": "301",
+        "TxnDate": "2024-05-01",
+        "VendorRef": ref("20"),
+        "CurrencyRef": ref("EUR"),
+        "ExchangeRate": 1.0833,
+        "Line": [expense_line(1, "58", "33.33"), expense_line(2, "76", "33.33")],
+        "TotalAmt": 66.66,
+    }
+    payment = {
+        "Id": "401",
+        "TxnDate": "2024-06-01",
+        "VendorRef": ref("20"),
+        "CurrencyRef": ref("EUR"),
+        "ExchangeRate": 1.1,
+        "TotalAmt": 66.66,
+        "CheckPayment": {"BankAccountRef": ref("35")},
+        "Line": [{"Amount": 66.66, "LinkedTxn": [{"TxnId": "301", "TxnType": "Bill"}]}],
+    }
+    objects = company(Bill=[bill], BillPayment=[payment])
+    ledger = build_ledger(objects)
+    accrual = [p for p in ledger.postings[ACCRUAL] if p.txn_id in ("301", "401")]
+    # accrual: the expenses at the bill's rate (72.21), the bank at the payment's (73.33)
+    assert sum(p.amount for p in accrual if p.account_id in ("58", "76")) == 7221
+    assert sum(p.amount for p in accrual if p.account_id == "35") == -7333
+    # cash: the expenses at the payment's value, in the bill's proportions
+    legs = cash_legs(objects, "BillPayment", "401")
+    assert sorted(legs) == [
+        ("2024-06-01", "35", -7333),
+        ("2024-06-01", "58", 3667),
+        ("2024-06-01", "76", 3666),
+    ]
 
 
 def test_every_transaction_balances_on_both_bases() -> None:

@@ -1,11 +1,22 @@
-"""The ledger derived from the served payloads agrees with the company's own books."""
+"""One ledger, read two ways: the served payloads (the reports) and the company's rows (the
+balances on accounts, customers and vendors) post the same legs through the same rules."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from qbo_emulator.ledger import ACCRUAL, CASH, company_objects
-from qbo_emulator.postings import trial_balance
+from qbo_emulator.ledger import (
+    ACCRUAL,
+    CASH,
+    POSTING_TYPES,
+    Entry,
+    Reader,
+    company_objects,
+    post,
+)
+from qbo_emulator.postings import entries, posting_entities, trial_balance
 from qbo_emulator.reports import build_report
 from qbo_emulator.server import Emulator
 
@@ -13,6 +24,31 @@ from qbo_emulator.server import Emulator
 @pytest.fixture(scope="module", params=[False, True], ids=["home", "multicurrency"])
 def emulator(request: pytest.FixtureRequest) -> Emulator:
     return Emulator(seed=4, invoices=300, prewarm=False, multicurrency=request.param)
+
+
+def _legs(entry: Entry) -> Counter[tuple[str, int, int]]:
+    return Counter((leg.account, leg.amount, leg.txn_amount) for leg in post(entry))
+
+
+def test_both_readers_post_the_same_legs_for_every_document(emulator: Emulator) -> None:
+    company = emulator.companies[emulator.realm_ids[0]]
+    objects = company_objects(company)
+    reader = Reader(objects)
+    served = {}
+    for entity in POSTING_TYPES:  # in this order: payments find the accounts of their invoices
+        for obj in objects.get(entity, ()):
+            found = reader.entry(entity, obj)
+            assert found is not None
+            served[(entity, found.txn_id)] = found
+    assert set(posting_entities(company)) == set(POSTING_TYPES)
+    seen = 0
+    for entity, row, from_row in entries(company):
+        from_json = served.pop((entity, str(row.id)))
+        assert from_row.account == from_json.account, (entity, row.id)
+        assert from_row.rate == from_json.rate, (entity, row.id)
+        assert _legs(from_row) == _legs(from_json), (entity, row.id)
+        seen += 1
+    assert not served and seen > 500
 
 
 def test_payload_ledger_equals_the_company_books(emulator: Emulator) -> None:
