@@ -158,6 +158,16 @@ def report(objects: dict[str, Any], name: str, **params: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the rules, entry by entry
 EUR = Decimal("1.0833")
+
+
+def payment(
+    kind: str, txn_id: str, bank: str, open_account: str, total: int, *settles: tuple[str, str, int]
+) -> Entry:
+    """A payment entry: `settles` as (document type, id, amount) on its A/R or A/P account."""
+    lines = [Line(open_account, cents, applies_to=(doc, iid)) for doc, iid, cents in settles]
+    return Entry(kind, txn_id, bank, lines, total=total, open_account=open_account)
+
+
 RULES = [
     (
         Entry("Invoice", "1", "84", [Line("1", 1000), Line("86", -100), Line("89", 72)]),
@@ -167,17 +177,7 @@ RULES = [
     (Entry("CreditMemo", "3", "84", [Line("1", 300)]), [("1", 300), ("84", -300)]),
     (Entry("RefundReceipt", "4", "35", [Line("1", 300)]), [("1", 300), ("35", -300)]),
     (
-        Entry(
-            "Payment",
-            "5",
-            "4",
-            [
-                Line("84", 700, applies_to=("Invoice", "1")),
-                Line("84", 200, applies_to=("CreditMemo", "3")),
-            ],
-            total=600,
-            open_account="84",
-        ),
+        payment("Payment", "5", "4", "84", 600, ("Invoice", "1", 700), ("CreditMemo", "3", 200)),
         # the unapplied 100 stays on A/R as the payment's own credit
         [("84", -700), ("84", 200), ("84", -100), ("4", 600)],
     ),
@@ -187,16 +187,8 @@ RULES = [
     ),
     (Entry("VendorCredit", "7", "33", [Line("58", 100)]), [("58", -100), ("33", 100)]),
     (
-        Entry(
-            "BillPayment",
-            "8",
-            "35",
-            [
-                Line("33", 1050, applies_to=("Bill", "6")),
-                Line("33", 100, applies_to=("VendorCredit", "7")),
-            ],
-            total=1000,
-            open_account="33",
+        payment(
+            "BillPayment", "8", "35", "33", 1000, ("Bill", "6", 1050), ("VendorCredit", "7", 100)
         ),
         [("33", 1050), ("33", -100), ("33", 50), ("35", -1000)],
     ),
@@ -314,13 +306,15 @@ def test_a_bill_payment_recognises_the_bill_expenses_on_cash() -> None:
     assert {p.account_id for p in accrual if p.txn_id == "400"} == {"33", "35"}
 
 
+def in_euros(obj: dict[str, Any], rate: float) -> dict[str, Any]:
+    return {**obj, "CurrencyRef": ref("EUR"), "ExchangeRate": rate}
+
+
 def test_a_foreign_bill_paid_at_another_rate_on_both_bases() -> None:
     bill = {
         "Id": "301",
         "TxnDate": "2024-05-01",
         "VendorRef": ref("20"),
-        "CurrencyRef": ref("EUR"),
-        "ExchangeRate": 1.0833,
         "Line": [expense_line(1, "58", "33.33"), expense_line(2, "76", "33.33")],
         "TotalAmt": 66.66,
     }
@@ -328,12 +322,11 @@ def test_a_foreign_bill_paid_at_another_rate_on_both_bases() -> None:
         "Id": "401",
         "TxnDate": "2024-06-01",
         "VendorRef": ref("20"),
-        "CurrencyRef": ref("EUR"),
-        "ExchangeRate": 1.1,
         "TotalAmt": 66.66,
         "CheckPayment": {"BankAccountRef": ref("35")},
         "Line": [{"Amount": 66.66, "LinkedTxn": [{"TxnId": "301", "TxnType": "Bill"}]}],
     }
+    bill, payment = in_euros(bill, 1.0833), in_euros(payment, 1.1)
     objects = company(Bill=[bill], BillPayment=[payment])
     ledger = build_ledger(objects)
     accrual = [p for p in ledger.postings[ACCRUAL] if p.txn_id in ("301", "401")]

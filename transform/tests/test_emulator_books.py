@@ -166,13 +166,3 @@ def test_statements_match_the_emulators_reports(warehouse: Warehouse, company: A
         " order by 1, 2, 3, 4 limit 10"
     )
     assert differences == []
-
-
-def test_the_report_walk_is_the_warehouses() -> None:
-    """dbt's report line walk (macros/report_lines.sql) is `qbo-warehouse report-views`' SQL."""
-    reports = pytest.importorskip("qbo_warehouse.reports")
-    macro = (TRANSFORM / "macros" / "report_lines.sql").read_text()
-    function = macro.split("{{ schema }}.qb_report_lines(payload jsonb)", 1)[1]
-    ours = function.split("{%- endmacro", 1)[0].rsplit("$fn$", 1)[0]
-    theirs = reports.LINES_FUNCTION.split("{function}(payload jsonb)", 1)[1].rsplit("$fn$", 1)[0]
-    assert " ".join(ours.split()) == " ".join(theirs.strip().split())

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 
 if TYPE_CHECKING:
@@ -822,3 +824,44 @@ def test_cash_basis_statements(built: Warehouse) -> None:
         "3": Decimal("50.13"),
         "NetIncome": Decimal("30.13"),
     }
+
+
+def test_reports_not_loaded_are_empty_models_with_the_walks_columns(built: Warehouse) -> None:
+    assert built.query("select to_regclass('raw.qb_report_balance_sheet') as t")[0]["t"] is None
+    empty = built.query("select * from staging.stg_qbo__report_balance_sheet_lines")
+    loaded = built.query("select * from staging.stg_qbo__report_profit_and_loss_lines limit 1")
+    assert empty == []
+    assert loaded
+    columns = (
+        "select column_name, data_type from information_schema.columns where table_schema ="
+        " 'staging' and table_name = %s order by ordinal_position"
+    )
+    assert built.query(columns, "stg_qbo__report_balance_sheet_lines") == built.query(
+        columns, "stg_qbo__report_profit_and_loss_lines"
+    )
+
+
+def test_the_report_walk_is_the_warehouses(built: Warehouse) -> None:
+    """dbt's walk (staging) and `qbo-warehouse report-views`' (raw) come from one SQL file: the
+    same function, walking every stored report to the same rows."""
+    reports = pytest.importorskip("qbo_warehouse.reports")
+    root = Path(__file__).resolve().parent.parent.parent
+    macro = root / "transform" / "macros" / "report_lines_function.sql"
+    assert macro.is_symlink()  # a link to the warehouse's file, not a copy of it
+    assert macro.resolve() == root / "warehouse" / "qbo_warehouse" / "report_lines.sql"
+    with psycopg.connect(built.dsn, autocommit=True) as conn:
+        assert reports.create_line_views(conn, "raw") == ["qb_report_profit_and_loss_lines"]
+    functions = built.query(
+        "select n.nspname as schema, p.prosrc, p.proconfig, p.prorows, p.provolatile,"
+        " pg_get_function_arguments(p.oid) as arguments,"
+        " pg_get_function_result(p.oid) as result"
+        " from pg_proc as p join pg_namespace as n on n.oid = p.pronamespace"
+        " where p.proname = 'qb_report_lines' order by 1"
+    )
+    assert [f.pop("schema") for f in functions] == ["raw", "staging"]
+    assert functions[0] == functions[1]
+    walks = "select l.* from raw.qb_report_profit_and_loss as t, {}.qb_report_lines(t.payload) as l"
+    raw, staging = (walks.format(schema) for schema in ("raw", "staging"))
+    assert built.query(f"({raw}) except all ({staging})") == []
+    assert built.query(f"({staging}) except all ({raw})") == []
+    assert {r["line_kind"] for r in built.query(staging)} == {"Data", "Summary"}

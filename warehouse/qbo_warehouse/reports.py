@@ -5,7 +5,8 @@
 summary line, so SQL never walks `Rows/Row/ColData`.
 
 Its columns are documented in the warehouse README ("Report lines"). The walk itself is the SQL
-function `<schema>.qb_report_lines(payload jsonb)`, usable on any report body.
+function `<schema>.qb_report_lines(payload jsonb)`, usable on any report body; its SQL is the file
+`report_lines.sql` of this package, which the dbt project reads too (as a macro).
 
 `check(...)` compares, for every loaded period, the summary lines of the stored report with a
 fresh answer of QuickBooks (through the tap's connection): the totals a report shows for a month
@@ -21,6 +22,7 @@ import re
 import sys
 import typing as t
 from decimal import Decimal, InvalidOperation
+from importlib import resources
 
 from psycopg import sql
 from tap_quickbooks import reports as tap_reports
@@ -38,91 +40,10 @@ if t.TYPE_CHECKING:
 TABLES: dict[str, type[ReportStream]] = {f"qb_{vars(s)['name']}": s for s in REPORT_STREAM_TYPES}
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
-LINES_FUNCTION = """
-CREATE OR REPLACE FUNCTION {function}(payload jsonb)
-RETURNS TABLE (
-    line_position int[], line_kind text, section_path text[], section_group text, label text,
-    account_id text, account_name text, col_key text, col_index int, value_text text,
-    value_number numeric
-)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
--- A recursive walk is estimated so costly that JIT would compile it on every call: seconds.
-SET jit = off
-ROWS 500
-AS $fn$
-WITH RECURSIVE node AS (
-    SELECT r.row, ARRAY[r.n::int] AS position, ARRAY[]::text[] AS path,
-           NULL::text AS section_group, NULL::text AS section_account_id,
-           NULL::text AS section_account_name
-    FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(payload -> 'Rows' -> 'Row') = 'array'
-             THEN payload -> 'Rows' -> 'Row' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS r(row, n)
-    UNION ALL
-    SELECT c.row, p.position || c.n::int,
-           p.path || coalesce(p.row -> 'Header' -> 'ColData' -> 0 ->> 'value', ''),
-           coalesce(p.row ->> 'group', p.section_group),
-           coalesce(p.row -> 'Header' -> 'ColData' -> 0 ->> 'id', p.section_account_id),
-           CASE WHEN p.row -> 'Header' -> 'ColData' -> 0 ? 'id'
-                THEN p.row -> 'Header' -> 'ColData' -> 0 ->> 'value'
-                ELSE p.section_account_name END
-    FROM node AS p
-    CROSS JOIN LATERAL jsonb_array_elements(
-        CASE WHEN jsonb_typeof(p.row -> 'Rows' -> 'Row') = 'array'
-             THEN p.row -> 'Rows' -> 'Row' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS c(row, n)
-),
-keys AS (
-    SELECT coalesce(array_agg(
-               coalesce(
-                   (SELECT m ->> 'Value'
-                      FROM jsonb_array_elements(
-                          CASE WHEN jsonb_typeof(k.col -> 'MetaData') = 'array'
-                               THEN k.col -> 'MetaData' ELSE '[]'::jsonb END
-                      ) AS m
-                     WHERE m ->> 'Name' = 'ColKey' LIMIT 1),
-                   'col_' || (k.i - 1)
-               ) ORDER BY k.i), ARRAY[]::text[]) AS keys
-    FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(payload -> 'Columns' -> 'Column') = 'array'
-             THEN payload -> 'Columns' -> 'Column' ELSE '[]'::jsonb END
-    ) WITH ORDINALITY AS k(col, i)
-),
-line AS (
-    SELECT n.position, 'Data'::text AS line_kind, n.path,
-           coalesce(n.row ->> 'group', n.section_group) AS section_group,
-           n.row -> 'ColData' AS cells,
-           CASE WHEN n.row -> 'ColData' -> 0 ? 'id' THEN n.row -> 'ColData' -> 0 ->> 'id'
-                ELSE n.section_account_id END AS account_id,
-           CASE WHEN n.row -> 'ColData' -> 0 ? 'id' THEN n.row -> 'ColData' -> 0 ->> 'value'
-                ELSE n.section_account_name END AS account_name
-    FROM node AS n
-    WHERE jsonb_typeof(n.row -> 'ColData') = 'array'
-    UNION ALL
-    SELECT n.position, 'Summary',
-           n.path || coalesce(n.row -> 'Header' -> 'ColData' -> 0 ->> 'value', ''),
-           coalesce(n.row ->> 'group', n.section_group),
-           n.row -> 'Summary' -> 'ColData',
-           coalesce(n.row -> 'Header' -> 'ColData' -> 0 ->> 'id', n.section_account_id),
-           CASE WHEN n.row -> 'Header' -> 'ColData' -> 0 ? 'id'
-                THEN n.row -> 'Header' -> 'ColData' -> 0 ->> 'value'
-                ELSE n.section_account_name END
-    FROM node AS n
-    WHERE jsonb_typeof(n.row -> 'Summary' -> 'ColData') = 'array'
-)
-SELECT l.position, l.line_kind, l.path, l.section_group, l.cells -> 0 ->> 'value',
-       l.account_id, l.account_name,
-       coalesce(keys.keys[c.i], 'col_' || (c.i - 1)),
-       (c.i - 1)::int,
-       c.cell ->> 'value',
-       CASE WHEN c.cell ->> 'value' ~ '^-?[0-9]+(\\.[0-9]+)?$'
-            THEN (c.cell ->> 'value')::numeric END
-FROM line AS l
-CROSS JOIN keys
-CROSS JOIN LATERAL jsonb_array_elements(l.cells) WITH ORDINALITY AS c(cell, i)
-WHERE c.i > 1
-$fn$
-"""
+#: The report line walk: `report_lines.sql` beside this module, the one copy of its SQL (dbt reads
+#: the same file as a macro). The body names the function as FUNCTION_NAME.
+LINES_FUNCTION = resources.files("qbo_warehouse").joinpath("report_lines.sql").read_text("utf-8")
+FUNCTION_NAME = "{{ function }}"
 
 LINES_VIEW = """
 CREATE OR REPLACE VIEW {view} AS
@@ -143,11 +64,20 @@ def existing_tables(conn: psycopg.Connection[t.Any], schema: str) -> list[str]:
     return [name for name in TABLES if name in present]
 
 
+def lines_function(function: sql.Identifier) -> sql.Composed:
+    """The statement creating the walk as `function` (the file, its one name filled in)."""
+    head, found, tail = LINES_FUNCTION.partition(FUNCTION_NAME)
+    if not found or FUNCTION_NAME in tail:
+        msg = f"report_lines.sql must name the function once, as {FUNCTION_NAME}"
+        raise ValueError(msg)
+    return sql.Composed([sql.SQL(head), function, sql.SQL(tail)])
+
+
 def create_line_views(conn: psycopg.Connection[t.Any], schema: str = "raw") -> list[str]:
     """Create or replace `<table>_lines` for every report table of `schema`; their names."""
     made = []
     function = sql.Identifier(schema, "qb_report_lines")
-    conn.execute(sql.SQL(LINES_FUNCTION).format(function=function))
+    conn.execute(lines_function(function))
     for table in existing_tables(conn, schema):
         view = f"{table}_lines"
         conn.execute(

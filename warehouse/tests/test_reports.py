@@ -182,3 +182,27 @@ def test_python_and_sql_flattening_agree(loaded, emu) -> None:
         "AND line_kind = 'Summary'"
     ).fetchall()
     assert {(tuple(p), lab, k): v for p, lab, k, v in rows} == ours
+
+
+def test_the_walk_file_is_plain_sql_around_one_name() -> None:
+    """report_lines.sql is also read by dbt as a macro: its Jinja tags sit in SQL comments, and
+    the body names the function once, which create_line_views fills in."""
+    from qbo_warehouse import reports
+
+    lines = reports.LINES_FUNCTION.splitlines()
+    tagged = [line for line in lines if "{%" in line or "{#" in line]
+    assert len(tagged) == 2
+    assert all(line.startswith("-- ") for line in tagged)
+    assert reports.LINES_FUNCTION.count("{{") == 1
+    statement = reports.lines_function(reports.sql.Identifier("raw", "qb_report_lines"))
+    text = statement.as_string(None)
+    assert 'CREATE OR REPLACE FUNCTION "raw"."qb_report_lines"(payload jsonb)' in text
+    assert "{{" not in text
+
+
+def test_a_walk_file_without_its_name_is_refused(monkeypatch) -> None:
+    from qbo_warehouse import reports
+
+    monkeypatch.setattr(reports, "LINES_FUNCTION", "CREATE FUNCTION f() AS $$ SELECT 1 $$")
+    with pytest.raises(ValueError, match="name the function once"):
+        reports.lines_function(reports.sql.Identifier("raw", "qb_report_lines"))

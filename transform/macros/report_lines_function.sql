@@ -1,0 +1,1 @@
+../../warehouse/qbo_warehouse/report_lines.sql
