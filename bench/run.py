@@ -702,7 +702,12 @@ def _kill_group(pgid: int, run: Run) -> None:
 
 
 def run_meltano(tools: Tools, emu: Emulator, workdir: Path, timeout: float) -> Run:
-    """``meltano run tap-quickbooks target-postgres`` in the project, demo environment."""
+    """``meltano run tap-quickbooks target-postgres`` in the project, `dev` environment.
+
+    Not `demo`: it narrows windows to 90 days, and a setting can't be unset from the
+    environment, so the tap would not run with its defaults (automatic windows). `dev` sets
+    nothing but `environment: sandbox`; everything else comes from `TAP_QUICKBOOKS_*` here.
+    """
     assert tools.meltano is not None
     workdir.mkdir(parents=True, exist_ok=True)
     database = f"qbo_bench_{os.getpid()}_meltano"
@@ -711,7 +716,9 @@ def run_meltano(tools: Tools, emu: Emulator, workdir: Path, timeout: float) -> R
         env = dict(os.environ)
         env.update(
             {
-                "MELTANO_ENVIRONMENT": "demo",
+                "MELTANO_ENVIRONMENT": "dev",
+                "TAP_QUICKBOOKS_CLIENT_ID": "qbo-emulator-client",
+                "TAP_QUICKBOOKS_CLIENT_SECRET": "qbo-emulator-secret",
                 "TAP_QUICKBOOKS_API_URL": emu.base_url,
                 "TAP_QUICKBOOKS_AUTH_URL": emu.token_url,
                 "TAP_QUICKBOOKS_REALM_ID": emu.realm_id,
@@ -719,8 +726,6 @@ def run_meltano(tools: Tools, emu: Emulator, workdir: Path, timeout: float) -> R
                 "TAP_QUICKBOOKS_TOKEN_STORE_PATH": str(workdir / "tokens.json"),
                 "TAP_QUICKBOOKS_START_DATE": START_DATE,
                 "TAP_QUICKBOOKS_PAGE_SIZE": str(PAGE_SIZE),
-                # The tap's default (the demo environment narrows windows to 90 days).
-                "TAP_QUICKBOOKS_WINDOW_DAYS": "365",
                 "TAP_QUICKBOOKS_MAX_REQUESTS_PER_MINUTE": str(
                     UNBUDGETED["max_requests_per_minute"]
                 ),
