@@ -858,6 +858,7 @@ class Results:
     runs: list[Run] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    rows_every_entity: int = 0  # the company's rows of every entity (a realm's truth)
     flat_bound: LowerBound | None = None  # scenario 2 flat, every stream
     flat_bound_peer_streams: LowerBound | None = None  # the three streams the peers read
 
@@ -1169,8 +1170,10 @@ def main(argv: list[str] | None = None) -> int:
     emu = Emulator(tools.emulator, company, out / "emulator", realms=realms)
     # The bound counts the rows the realistic runs really find (deleted rows excluded), of
     # every entity: every stream is selected.
-    truth = emu.truth()[emu.realm_ids[-1]]
+    truths = emu.truth()
+    truth = truths[emu.realm_ids[-1]]
     results.lower_bound = lower_bound_of(rows_of(truth))
+    results.rows_every_entity = sum(rows_of(truths[emu.realm_ids[0]]))  # scenarios 1 and 3
     results.flat_bound = lower_bound_of(rows_of(truth), FLAT_REQUEST_S, 0.0, None)
     results.flat_bound_peer_streams = lower_bound_of(
         rows_of(truth, PEER_STREAMS), FLAT_REQUEST_S, 0.0, None
