@@ -31,10 +31,12 @@ import urllib.request
 from pathlib import Path
 
 # The service model and its lower bound are the full benchmark's (bench/run.py).
+import request_timeline
 from run import (
     FLAT_REQUEST_S,
     LATENCY_PER_REQUEST_S,
     LATENCY_PER_ROW_S,
+    LIMIT_CONCURRENT,
     PAGE_SIZE,
     lower_bound_of,
 )
@@ -59,6 +61,11 @@ def main() -> None:
     parser.add_argument("--flat", action="store_true", help="every request 1 s, 10 in flight")
     parser.add_argument("--streams", default="", help="comma-separated (default: every stream)")
     parser.add_argument("--start-date", default="2022-01-01T00:00:00Z")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print each request's start and end (s from the tap's start) and the slots busy",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="realistic-probe-"))
@@ -121,6 +128,9 @@ def main() -> None:
                         entry["metadata"]["selected"] = stream["tap_stream_id"] in wanted
             (work / "catalog.json").write_text(json.dumps(catalog))
             argv += ["--catalog", str(work / "catalog.json")]
+        if args.timeline:  # the same tap, each request timed (bench/request_timeline.py)
+            script = Path(__file__).with_name("request_timeline.py")
+            argv = [sys.executable, str(script), str(work / "timeline.jsonl"), "--", *argv[1:]]
         urllib.request.urlopen(urllib.request.Request(f"{base}/__emulator__/stats/reset", b"{}"))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -163,6 +173,8 @@ def main() -> None:
         f"lower_bound={bound:.1f} s  "
         f"ratio={wall / bound:.2f}x"
     )
+    if args.timeline:
+        print(request_timeline.render(work / "timeline.jsonl", LIMIT_CONCURRENT))
     if args.keep:
         print(f"output and log in {work}")
     else:

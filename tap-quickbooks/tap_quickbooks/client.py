@@ -260,7 +260,7 @@ class QuickBooksStream(RealmStream):
         counted: dict[windows.Window, int] | None = None,
     ) -> pipeline.WindowPipeline[dict[str, t.Any]]:
         settings = self.settings
-        counter = WindowCounter(self, conn, stats, plan, counted or {})
+        counter = WindowCounter(self, conn, stats, plan, asked=counted or {})
         return pipeline.WindowPipeline(
             plan,
             count=counter,
@@ -273,6 +273,7 @@ class QuickBooksStream(RealmStream):
             max_churn_restarts=MAX_CHURN_RESTARTS,
             committed=committed,
             in_flight=conn.in_flight,
+            counted=counted,
         )
 
     def _windows_of(
@@ -309,7 +310,8 @@ class QuickBooksStream(RealmStream):
             if not plan_of_realm.prepared:
                 return None
             route = plan_of_realm.routes.get(stream.name)
-            if route is not None and route.mode == "windows":
+            # (a route still being read by a planning batch is skipped: it will be "rows")
+            if route is not None and route.mode == "windows" and route.pending is None:
                 break
         else:
             return None
@@ -328,8 +330,12 @@ class QuickBooksStream(RealmStream):
             if old is not None:
                 old[0].close()
             conn.prefetched[stream.name] = (run, stats)
-        if depth > 1 and run.successor is None:
-            run.successor = stream._prefetch_next(partition, depth - 1)
+        if depth > 1:
+            # Also when `run` was prepared by an earlier stream, with fewer streams after it:
+            # the chain reaches `depth` streams ahead of this one (existing pipelines reused).
+            found = stream._prefetch_next(partition, depth - 1)
+            if found is not None:
+                run.successor = found
         return run
 
     @override
@@ -346,11 +352,24 @@ class QuickBooksStream(RealmStream):
         conn = self.connections.get(realm)
         totals = StreamTotals()
         started = time.monotonic()
-        preparing = not self.connections.plan(realm).prepared
+        plan_of_realm = self.connections.plan(realm)
+        preparing = not plan_of_realm.prepared
         route = self._route(realm)
-        prior = self.connections.plan(realm).failure if preparing else None
-        if preparing:  # the plan's requests (/batch, /cdc), once per company
-            plan_requests = self.connections.plan(realm).stats.requests
+        prior = plan_of_realm.failure if preparing else None
+        if route.mode != "windows":
+            # The rows are (or are being) read by the plan: meanwhile the next streams that
+            # read windows send their first requests, so that no slot waits for this one.
+            successor = self._prefetch_next(context)
+            if successor is not None and route.pending is not None:
+                successor.prefill_until(route.pending)
+            elif successor is not None:
+                successor.prefill(0)
+            plan_of_realm.settle(route)
+        # The plan's requests (/batch, /cdc) of the company, each counted once: by the stream
+        # that planned, and the later ones (small streams' reads answered since) by the stream
+        # that sees them answered.
+        plan_requests = plan_of_realm.requests_not_logged()
+        if plan_requests:
             log_requests(self.name, realm, f"/v3/company/{realm}", plan_requests)
         for warning in route.warnings:
             self.logger.warning("%s", warning)
@@ -616,15 +635,19 @@ class WindowCounter:
         conn: RealmConnection,
         stats: RequestStats,
         plan: list[windows.Window],
-        known: dict[windows.Window, int],
+        asked: t.Iterable[windows.Window] = (),
     ) -> None:
-        """Count the windows of `plan`; `known`: counts already answered (used once)."""
+        """Count the windows of `plan`; `asked`: those whose first count the pipeline has.
+
+        Every count of those is a verifying count (a request of its own, never a count
+        remembered from planning).
+        """
         self._stream = stream
         self._conn = conn
         self._stats = stats
         self._plan = list(plan)
-        self._known = dict(known)
-        self._asked: set[windows.Window] = set(known)
+        self._known: dict[windows.Window, int] = {}  # first counts batched ahead, used once
+        self._asked: set[windows.Window] = set(asked)
         self._lock = threading.Lock()
 
     def _text(self, window: windows.Window) -> str:

@@ -38,15 +38,15 @@ import datetime as dt
 import math
 import typing as t
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
 from tap_quickbooks import pagination, windows
 from tap_quickbooks.errors import WindowFailedError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from concurrent.futures import Executor, Future
+    from collections.abc import Callable, Iterator, Mapping
+    from concurrent.futures import Executor
 
 R = t.TypeVar("R")
 
@@ -146,16 +146,20 @@ class WindowPipeline(t.Generic[R]):
         committed: dt.datetime | None = None,
         in_flight: set[Future[t.Any]] | None = None,
         count_ahead: int = 4,
+        counted: Mapping[windows.Window, int] | None = None,
     ) -> None:
         """Prepare the run of `plan` (nothing is requested before iteration or `prefill`).
 
         `in_flight`: the requests in flight of every pipeline sharing `executor` (so that
         together they stay within `max_in_flight`); by default this pipeline's own.
+        `counted`: first counts already known (e.g. from planning): those windows' pages
+        are planned at once, without a request or a wait for a count.
         """
         if max_in_flight < 1 or chunk_pages < 1 or count_ahead < 1:
             msg = "max_in_flight, chunk_pages and count_ahead must be >= 1"
             raise ValueError(msg)
         self._count_ahead = count_ahead
+        self._counted = dict(counted or {})  # used once each (a restart counts again)
         self._count = count
         self._fetch = fetch
         self._mark = mark
@@ -164,6 +168,9 @@ class WindowPipeline(t.Generic[R]):
         # Pages received and waiting for their turn: bounded, so memory does not grow when
         # one slow page holds up the ones behind it.
         self._max_buffered = max_in_flight + max(2, max_in_flight // 2)
+        # ... and together with the pipelines after it (its successor, theirs): pages sent
+        # ahead for the next streams use what this one leaves of this budget.
+        self._max_chain = 2 * self._max_buffered
         self._page_size = page_size
         self._chunk_pages_default = chunk_pages
         self._max_churn_restarts = max_churn_restarts
@@ -214,12 +221,22 @@ class WindowPipeline(t.Generic[R]):
         self._in_flight.add(future)
         return future
 
-    def prefill(self, reserve: int) -> None:
+    def prefill(self, reserve: int, budget: int | None = None) -> None:
         """Send what may be sent before iteration starts, leaving `reserve` slots free.
 
-        Before iteration at most `max_in_flight` pages are fetched ahead (memory).
+        Before iteration this pipeline and its successors hold at most `budget` pages sent
+        and not emitted, together (memory); by default the budget of a whole chain.
         """
-        self._fill(reserve, self._max_in_flight)
+        self._fill(reserve, self._max_chain if budget is None else budget)
+
+    def prefill_until(self, other: Future[t.Any], reserve: int = 0) -> None:
+        """:meth:`prefill` each time a slot frees, until `other` (not ours) is answered."""
+        while True:
+            self.prefill(reserve)
+            if other.done():
+                return
+            waiting = {f for f in self._in_flight | self._running if not f.done()}
+            wait({other, *waiting}, return_when=FIRST_COMPLETED)
 
     def close(self) -> None:
         """Give up a pipeline that will not be iterated: cancel or finish its requests."""
@@ -227,6 +244,11 @@ class WindowPipeline(t.Generic[R]):
 
     def _open(self, index: int) -> _Window:
         origin, window = self._todo[index]
+        known = self._counted.pop(window, None)
+        if known is not None:
+            count: Future[int] = Future()
+            count.set_result(known)
+            return _Window(origin, window, count)
         return _Window(origin, window, self._submit(self._count, window))
 
     def _plan(self, win: _Window) -> None:
@@ -245,7 +267,11 @@ class WindowPipeline(t.Generic[R]):
             win.pages.extend((chunk, page) for page in chunk_pages)
 
     def _fill(self, reserve: int = 0, buffered: int | None = None) -> None:
-        """Send what may be sent: verifying counts first, then first counts and pages."""
+        """Send what may be sent: verifying counts first, then first counts and pages.
+
+        `buffered`: the pages this pipeline and its successors may hold (prefill), else
+        `max_buffered` pages for this one and the rest of the chain's budget for the others.
+        """
         for chunk in self._verifies:
             if chunk.needs_verify and chunk.verify is None and chunk.received():
                 if not self._free(reserve):
@@ -259,11 +285,14 @@ class WindowPipeline(t.Generic[R]):
         cap = self._max_buffered if buffered is None else buffered
         while self._free(reserve) and self._pages_buffered() < cap and self._produce():
             pass
-        if self.successor is not None and self._planned >= len(self._todo):
+        if self.successor is not None and self._all_sent():
             # Everything of this pipeline has been sent but its last verifications. No
             # slot is kept for them: each goes out in the slot its chunk's last page
-            # frees (verifications are sent first, above).
-            self.successor.prefill(reserve)
+            # frees (verifications are sent first, above). The successor may use what
+            # this one's pages leave of the chain's budget: while this stream waits for
+            # its last verification, the next one keeps every slot busy.
+            budget = self._max_chain if buffered is None else buffered
+            self.successor.prefill(reserve, budget - self._pages_buffered())
 
     def open_counts(self, reserve: int) -> None:
         """Send the first counts of the windows this pipeline starts with, and no page."""
@@ -284,6 +313,22 @@ class WindowPipeline(t.Generic[R]):
             return False
         left = self._unsent(win) if win is not None else 0
         return left + self._unsent_ahead() <= self._max_in_flight
+
+    def _all_sent(self) -> bool:
+        """Every page and first count of the plan has been sent (verifications may be left).
+
+        Also when the last window's last page went out and the plan has not moved past it
+        yet (the buffer was full): the successor must not wait for this one's rows.
+        """
+        if self._planned >= len(self._todo):
+            return True
+        win = self._planning
+        return (
+            win is not None
+            and self._planned == len(self._todo) - 1
+            and win.expected is not None
+            and self._unsent(win) == 0
+        )
 
     def _unsent(self, win: _Window) -> int:
         """Pages of `win` not sent yet (a count not answered yet stands for one)."""

@@ -14,6 +14,11 @@ stream of that realm at once and spends as few requests as it can:
 - **Windows**: everything else (a backfill, a stream CDC cannot serve, a page that came
   back full) is read by verified query windows; the count from the batch sizes them.
 
+Once the counts are in, the streams that fit in a page are read in `/batch` requests that
+are not waited for: planning ends while they are in flight, so the first pages of the
+large streams go out in the same wave (see `QuickBooksStream`), and each small stream
+waits for its own batch only when its turn comes (:meth:`RealmPlan.settle`).
+
 Deletes of transactions come from the same `/cdc` request: for a stream read by windows
 its deletes are asked from the moment they were last checked (clamped to CDC's 30 days).
 """
@@ -31,6 +36,8 @@ from tap_quickbooks import connection, envelope, query, records, windows
 from tap_quickbooks.errors import AuthError, RetriesExhaustedError, TapQuickBooksError
 
 if t.TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from tap_quickbooks.connection import RealmConnection, RequestStats
     from tap_quickbooks.settings import Settings
 
@@ -97,7 +104,8 @@ class Route:
     """How one stream of one realm is read this run, and what was read for it already."""
 
     # "rows": `rows` is all there is; "windows": query windows from `start`; "single": one
-    # `SELECT *` (a singleton whose planning batch failed)
+    # `SELECT *` (a singleton whose planning batch failed); "batch": a planning `/batch`
+    # request is reading its rows (`pending`), "rows" (or "windows") once settled
     mode: str
     start: dt.datetime
     end: dt.datetime
@@ -111,6 +119,7 @@ class Route:
     checked_through: dt.datetime | None = None  # after success, complete up to here
     deletes_checked_at: dt.datetime | None = None  # after success, deletes known to here
     warnings: list[str] = dataclasses.field(default_factory=list)
+    pending: Future[None] | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def _parse(value: t.Any) -> dt.datetime | None:
@@ -149,6 +158,8 @@ class RealmPlan:
         self.settings = settings
         self.now = run_started_at
         self.stats = stats
+        self._requests_logged = 0
+        self._logging = threading.Lock()
         self.routes: dict[str, Route] = {}
         self.prepared = False
         # Why a planning request failed after its retries (the first window attempt of the
@@ -236,6 +247,8 @@ class RealmPlan:
             futures.append(executor.submit(self._run_cdc, cdc_rows, cdc_deletes))
         for future in futures:
             future.result()
+        # The small streams' batches are not waited for (each stream settles its own), and
+        # the windows of the large streams are counted meanwhile.
         self._read_small()
         self._count_windows()
         modes = [route.mode for route in self.routes.values()]
@@ -244,19 +257,38 @@ class RealmPlan:
             self.conn.realm_id,
             len(modes),
             len(cdc_rows),
-            modes.count("rows"),
+            modes.count("rows") + modes.count("batch"),
             modes.count("windows"),
             self.stats.requests,
         )
 
+    def requests_not_logged(self) -> int:
+        """The plan's requests sent since the last call (for the streams' request metrics)."""
+        with self._logging:
+            sent = self.stats.requests
+            unlogged, self._requests_logged = sent - self._requests_logged, sent
+        return unlogged
+
+    def settle(self, route: Route) -> None:
+        """Wait until the planning `/batch` reading `route`'s rows (if any) is answered.
+
+        The route is then "rows" (or "windows" when that batch failed after its retries, or
+        found more rows than counted). A refused statement raises here, at the stream's turn.
+        """
+        pending, route.pending = route.pending, None
+        if pending is not None:
+            pending.result()
+
     # -- small streams of a backfill -------------------------------------------------------
 
     def _read_small(self) -> None:
-        """Read every stream counted at one page or less in `/batch` requests, at once.
+        """Send a `/batch` read of every stream counted at one page or less; do not wait.
 
         Up to 30 streams go in one request, as long as their rows fit in
         `SMALL_PAGES_PER_BATCH` pages; the rows wait for their stream's turn (at most
         `SMALL_PAGES_HELD` pages of them; the other small streams read their page then).
+        Each of those routes is "batch" until :meth:`settle`; the requests count in the
+        connection's `in_flight`, so that the windows sent meanwhile leave them their slots.
         Not when `window_days` is set: then every stream reads (and logs) its windows.
         """
         if not self.settings.merge_windows:
@@ -289,13 +321,23 @@ class RealmPlan:
             rows_in[-1] += count
 
         def run(group: list[tuple[Route, str]]) -> None:
-            answers, _ = self.conn.batch(
-                [text for _, text in group], self.stats, [route.entity for route, _ in group]
-            )
+            try:
+                answers, _ = self.conn.batch(
+                    [text for _, text in group], self.stats, [route.entity for route, _ in group]
+                )
+            except RetriesExhaustedError as exc:  # those streams read their page themselves
+                logger.warning(
+                    "Reading small streams of realm %s failed (%s)", self.conn.realm_id, exc
+                )
+                for route, _ in group:
+                    route.mode = "windows"
+                return
             for (route, text), answer in zip(group, answers, strict=True):
                 objects = answer.get(route.entity) or []
                 if len(objects) > (route.count or 0):
-                    continue  # (rows only leave a window that ends before the run started)
+                    # (rows only leave a window that ends before the run started)
+                    route.mode = "windows"
+                    continue
                 source = envelope.Source(
                     realm_id=self.conn.realm_id,
                     window_start=route.start.isoformat(),
@@ -310,14 +352,15 @@ class RealmPlan:
                 route.mode = "rows"
                 route.checked_through = route.end - CHECK_MARGIN
 
-        futures = [self.conn.executor.submit(run, group) for group in groups if group]
-        for future in futures:
-            try:
-                future.result()
-            except RetriesExhaustedError as exc:  # those streams read their page themselves
-                logger.warning(
-                    "Reading small streams of realm %s failed (%s)", self.conn.realm_id, exc
-                )
+        for group in groups:
+            if not group:
+                continue
+            for route, _ in group:
+                route.mode = "batch"  # before the request can answer (and set "rows")
+            future = self.conn.executor.submit(run, group)
+            self.conn.in_flight.add(future)
+            for route, _ in group:
+                route.pending = future
 
     # -- windows of a backfill -------------------------------------------------------------
 

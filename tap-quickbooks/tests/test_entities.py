@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+import threading
 import typing as t
 
 import pytest
@@ -21,6 +22,7 @@ from tap_quickbooks.streams import STREAM_TYPES
 from tests.conftest import run_tap, tap_config
 
 ENTITY = {str(getattr(s, "name")): s.entity for s in STREAM_TYPES}  # noqa: B009
+WAIT = 10.0  # seconds a held request waits for the tap to get somewhere (never reached if correct)
 
 
 def _name(stream: t.Any) -> str:
@@ -289,3 +291,77 @@ def test_an_old_checkpoint_falls_back_to_windows_and_clamps_deletes(tmp_path):
         [cdc] = [r for r in log if r["endpoint"] == "cdc"]
         assert cdc["entities"] == ["Invoice"]  # deletes only, from 30 days ago
         assert [r for r in log if r["endpoint"] == "batch"]  # first pages of both streams
+
+
+def _hold(
+    monkeypatch: pytest.MonkeyPatch,
+    held: t.Callable[[str], bool],
+    until: t.Callable[[str], bool],
+) -> list[bool]:
+    """Hold each request whose statements `held` picks until one `until` picks was sent.
+
+    Returns, for each held request, whether that came (False: it waited WAIT seconds in vain).
+    """
+    came = threading.Event()
+    seen: list[bool] = []
+    batch = connection.RealmConnection.batch
+    query_decoded = connection.RealmConnection.query_decoded
+
+    def check(text: str) -> None:
+        if until(text):
+            came.set()
+        if held(text):
+            seen.append(came.wait(WAIT))
+
+    def batch_held(self: t.Any, queries: t.Sequence[str], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        check("; ".join(queries))
+        return batch(self, queries, *args, **kwargs)
+
+    def query_held(self: t.Any, text: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        check(text)
+        return query_decoded(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(connection.RealmConnection, "batch", batch_held)
+    monkeypatch.setattr(connection.RealmConnection, "query_decoded", query_held)
+    return seen
+
+
+def test_large_streams_send_pages_while_the_small_streams_batch_is_out(tmp_path, monkeypatch):
+    # accounts (30 rows) fits in a page and is read in /batch during planning; invoices
+    # (3 pages) sends its pages meanwhile instead of waiting for that batch. The batch is
+    # held until an invoice page went out: read one after the other, it would wait in vain.
+    seen = _hold(
+        monkeypatch,
+        held=lambda text: text.startswith("SELECT * FROM Account"),
+        until=lambda text: text.startswith("SELECT * FROM Invoice"),
+    )
+    with EmulatorServer(seed=22, customers=40, items=15, invoices=130, rate_limit=0) as emu:
+        config = tap_config(emu, tmp_path, page_size=50, window_days=None)
+        emu.reset_stats()
+        result = run_tap(config, streams=["accounts", "invoices"])
+        truth = emu.truth()[emu.realm_ids[0]]
+        log = api_requests(emu)
+    assert seen == [True]
+    assert {r["id"] for r in result.records["accounts"]} == set(truth["Account"])
+    assert {r["id"] for r in result.records["invoices"]} == set(truth["Invoice"])
+    # The same requests as one after the other: the planning batch (two counts), the
+    # accounts batch, three invoice pages and their verifying count.
+    assert sorted(r["endpoint"] for r in log) == ["batch", "batch", *["query"] * 4]
+
+
+def test_the_next_three_streams_are_read_ahead_from_each_stream(tmp_path, monkeypatch):
+    # Five streams of a few pages each: while the second waits for its verifying count,
+    # the three after it (the fifth too, which the first did not reach) send their pages.
+    streams = ["bill_payments", "bills", "employees", "estimates", "items"]
+    seen = _hold(
+        monkeypatch,
+        held=lambda text: text.startswith("SELECT COUNT(*) FROM Bill "),
+        until=lambda text: text.startswith("SELECT * FROM Item "),
+    )
+    with EmulatorServer(seed=22, customers=40, items=15, invoices=130, rate_limit=0) as emu:
+        config = tap_config(emu, tmp_path, page_size=5, window_days=None)
+        result = run_tap(config, streams=streams)
+        truth = emu.truth()[emu.realm_ids[0]]
+    assert seen == [True]
+    for name in streams:
+        assert {r["id"] for r in result.records[name]} == set(truth[ENTITY[name]]), name

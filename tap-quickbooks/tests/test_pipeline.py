@@ -461,3 +461,71 @@ def test_windows_are_not_counted_ahead_of_pages_that_fill_the_slots():
         first = next(i for i, c in enumerate(calls) if c[0] == "count" and c[1] == window)
         unsent = sum(1 for c in calls[first:] if c[0] == "page" and c[1] in plan[:k])
         assert unsent <= max_in_flight, (k, unsent)
+
+
+def test_a_window_counted_in_planning_sends_only_its_verifying_counts():
+    # The plan's count is the window's first count: its pages go out at once, and each
+    # chunk is still verified by a count of its own (never by the plan's number again).
+    entity = FakeEntity(range(10))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        events = list(pipeline_of(entity, plan, pool, counted={plan[0]: 10}))
+    assert check_state_never_ahead(events) == entity.rows
+    assert entity.calls[0] == ("page", plan[0], 1)  # no first count
+    counts = [call for call in entity.calls if call[0] == "count"]
+    assert len(counts) == 3  # 5 pages, chunks of 2: three verifications
+
+
+def test_a_counted_window_whose_rows_moved_is_restarted():
+    # The plan counted 10; one row left before the pages were read: the first
+    # verification finds 9, and the window is read again from its start.
+    entity = FakeEntity(range(10))
+    entity.delete(stamp(7))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        events = list(pipeline_of(entity, plan, pool, counted={plan[0]: 10}))
+    restarted = [e for e in events if isinstance(e, Restarted)]
+    assert [(e.expected, e.found) for e in restarted] == [(10, 9)]
+    assert set(check_state_never_ahead(events)) == set(entity.rows)
+
+
+def test_the_successor_starts_when_every_page_is_sent_and_the_buffer_is_full():
+    # The first stream's first page is slow: its other pages are in, waiting behind it, and
+    # fill its buffer. Every request of it has been sent, so the next stream takes the
+    # free slots meanwhile (within the chain's budget of pages).
+    first = FakeEntity(range(12))  # 6 pages: max_buffered for 4 in flight
+    second = FakeEntity(range(4))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    second_fetched = threading.Event()
+    seen: list[bool] = []
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 1:
+            seen.append(second_fetched.wait(WAIT))
+
+    first.on_fetch = on_fetch
+    second.on_fetch = lambda window, page: second_fetched.set()
+    events = run_chained(first, plan, second, plan, max_in_flight=4)
+    assert seen == [True]
+    assert check_state_never_ahead(events) == first.rows + second.rows
+
+
+def test_the_successor_uses_the_chain_budget_while_the_last_verification_is_out():
+    # While the first stream waits for its last verification, the next one may hold more
+    # pages than there are slots (the chain's budget: twice max_buffered), so the slots
+    # do not idle behind a count.
+    first = FakeEntity(range(4))
+    second = FakeEntity(range(20))  # 10 pages
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    fetched = threading.Semaphore(0)
+    seen: list[bool] = []
+
+    def on_count(window: Window, n: int) -> None:
+        if n == 1:  # the first stream's verification: held until 6 pages of the next are in
+            seen.append(all(fetched.acquire(timeout=WAIT) for _ in range(6)))
+
+    first.on_count = on_count
+    second.on_fetch = lambda window, page: fetched.release()
+    events = run_chained(first, plan, second, plan, max_in_flight=2)
+    assert seen == [True]  # 6 pages > 2 slots (the old cap: max_in_flight)
+    assert check_state_never_ahead(events) == first.rows + second.rows
