@@ -78,6 +78,9 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--slow-seconds", type=float)
     serve.add_argument("--churn-every", type=int, help="churn one row every N queries (0 = off)")
     serve.add_argument("--churn-ops", help="comma list of update,deactivate,delete,create")
+    serve.add_argument(
+        "--churn-entities", help="comma list of entities whose queries churn (default: every one)"
+    )
     serve.add_argument("--batch-max-items", type=int)
     serve.add_argument("--cdc-max-objects", type=int)
     serve.add_argument(
@@ -135,6 +138,7 @@ SWITCHES = (
     "slow_seconds",
     "churn_every",
     "churn_ops",
+    "churn_entities",
     "batch_max_items",
     "cdc_max_objects",
     "cdc_horizon_days",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from qbo_emulator.entities import REGISTRY
+
 FAULT_KINDS = ("429", "500", "502", "503", "slow", "reset", "truncate")
 ROTATIONS = ("every", "daily", "never")
 INVALID_GRANT_BODIES = ("short", "described", "token_invalid")
@@ -41,6 +43,8 @@ class Config:
     slow_seconds: float = 30.0
     churn_every: int = 0
     churn_ops: list[str] = field(default_factory=lambda: ["update", "deactivate", "delete"])
+    # Entities whose queries churn (and count towards churn_every); empty: every entity.
+    churn_entities: list[str] = field(default_factory=list)
     batch_max_items: int = 30
     cdc_max_objects: int = 1000
     # > 0: /cdc reports only changes of the last N days (Intuit guarantees 30); 0: everything.
@@ -133,6 +137,9 @@ class Config:
                 raise ConfigError(f"churn_ops: unknown op {op!r} ({', '.join(CHURN_OPS)})")
         if self.churn_every and not self.churn_ops:
             raise ConfigError("churn_ops must not be empty when churn_every is set")
+        for entity in self.churn_entities:
+            if entity not in REGISTRY or REGISTRY[entity].kind == "singleton":
+                raise ConfigError(f"churn_entities: {entity!r} is not an entity that can churn")
 
     def public(self) -> dict[str, Any]:
         """The switches without the client secret."""
@@ -161,7 +168,7 @@ def _coerce(name: str, value: Any) -> Any:
             return {str(k): sorted(int(n) for n in v) for k, v in value.items()}
         except (TypeError, ValueError):
             raise ConfigError("fault_at values must be lists of request numbers") from None
-    if name == "churn_ops":
+    if name in ("churn_ops", "churn_entities"):
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return [str(v) for v in value]

@@ -543,7 +543,13 @@ class Emulator:
         self._saw(p.entity)
         executor = self.executors[realm]
         spec = REGISTRY.get(p.entity)
-        if self.config.churn_every and spec and spec.kind != "singleton" and not p.count:
+        if (
+            self.config.churn_every
+            and spec
+            and spec.kind != "singleton"
+            and not p.count
+            and (not self.config.churn_entities or p.entity in self.config.churn_entities)
+        ):
             self.churn_count[realm] += 1
             if self.churn_count[realm] % self.config.churn_every == 0:
                 self._churn(realm, p, executor)

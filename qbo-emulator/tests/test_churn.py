@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Api
 
+from qbo_emulator.config import ConfigError
 from qbo_emulator.testing import EmulatorServer
 
 Q = (
@@ -88,3 +90,30 @@ def test_churn_on_any_transaction_deletes_and_keeps_the_books() -> None:
         truth = emu.truth()[api.realm]
         assert gone <= set(truth["deleted"]["Payment"])
         assert sum(emu.trial_balance(api.realm).values()) == 0
+
+
+def test_churn_entities_limits_churn_to_the_queries_of_those_entities() -> None:
+    with EmulatorServer(
+        seed=4,
+        customers=40,
+        items=10,
+        invoices=100,
+        churn_every=1,
+        churn_ops=["update"],
+        churn_entities=["Invoice"],
+    ) as emu:
+        api = Api(emu)
+        customers = "SELECT * FROM Customer ORDERBY Id STARTPOSITION {s} MAXRESULTS 10"
+        for start in (1, 11, 21):
+            assert api.rows(customers.format(s=start), "Customer")
+        assert emu.stats()["churn_log"] == []  # other entities neither churn nor count
+        assert api.query(Q.format(s=51)).json()["QueryResponse"]["Invoice"]
+        log = emu.stats()["churn_log"]
+        assert [(c["entity"], c["op"]) for c in log] == [("Invoice", "update")]
+
+
+def test_churn_entities_must_name_entities_that_can_churn() -> None:
+    with EmulatorServer(seed=4, customers=5, items=5, invoices=5) as emu:
+        for bad in (["Nope"], ["CompanyInfo"]):
+            with pytest.raises(ConfigError, match="churn_entities"):
+                emu.configure(churn_entities=bad)
