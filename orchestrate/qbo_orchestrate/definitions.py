@@ -51,17 +51,19 @@ class MeltanoProject(dg.ConfigurableResource):  # type: ignore[type-arg]
         "{environment} this resource's.",
     )
 
-    def load(self, realm_id: str, run_label: str) -> loads.Outcome:
-        """Load one company (`qbo_orchestrate.meltano.run_company`)."""
-        return loads.run_company(
-            realm_id,
+    def runner(self) -> loads.Runner:
+        """This project's settings for `qbo_orchestrate.meltano`'s steps."""
+        return loads.Runner(
             project=Path(self.project_root),
             environment=self.environment,
             meltano=self.meltano,
             env=dict(self.env),
-            run_label=run_label,
             timeout=self.timeout_seconds,
         )
+
+    def load(self, realm_id: str, run_label: str) -> loads.Outcome:
+        """Load one company (`qbo_orchestrate.meltano.run_company`)."""
+        return loads.run_company(realm_id, self.runner(), run_label)
 
     def has_models(self) -> bool:
         """True when the project has dbt models (transform/dbt_project.yml)."""
@@ -69,16 +71,7 @@ class MeltanoProject(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def transform(self, realm_id: str, run_label: str) -> loads.Transform:
         """The dbt build after one company's load (`qbo_orchestrate.meltano.run_dbt`)."""
-        return loads.run_dbt(
-            realm_id,
-            project=Path(self.project_root),
-            environment=self.environment,
-            meltano=self.meltano,
-            env=dict(self.env),
-            run_label=run_label,
-            timeout=self.timeout_seconds,
-            dbt_command=self.dbt_command,
-        )
+        return loads.run_dbt(realm_id, self.runner(), run_label, self.dbt_command)
 
 
 #: A company's load is retried twice, after 1 and 2 minutes (Intuit outages are short).

@@ -103,22 +103,26 @@ def _run_env(
     return child, logs / f"{run_label}.log"
 
 
-def run_company(
-    realm_id: str,
-    *,
-    project: Path,
-    environment: str,
-    meltano: str,
-    env: dict[str, str],
-    run_label: str,
-    timeout: float,
-) -> Outcome:
+@dataclass(frozen=True)
+class Runner:
+    """Where and how a company's steps run: the Meltano project, its environment, the
+    `meltano` executable, extra environment variables, and each step's time limit."""
+
+    project: Path
+    environment: str
+    meltano: str
+    env: dict[str, str]
+    timeout: float
+
+
+def run_company(realm_id: str, runner: Runner, run_label: str) -> Outcome:
     """Load one company; raises CompanyLoadError naming the company when it fails."""
-    child, log = _run_env(project, realm_id, env, run_label)
-    command = [meltano, f"--environment={environment}", "run", "--state-id-suffix", realm_id]
-    command += [EXTRACTOR, LOADER]
-    _step(command, project, child, log, timeout, f"company {realm_id}: meltano run")
-    return Outcome(realm_id, state_id(environment, realm_id), log)
+    child, log = _run_env(runner.project, realm_id, runner.env, run_label)
+    command = [runner.meltano, f"--environment={runner.environment}", "run"]
+    command += ["--state-id-suffix", realm_id, EXTRACTOR, LOADER]
+    what = f"company {realm_id}: meltano run"
+    _step(command, runner.project, child, log, runner.timeout, what)
+    return Outcome(realm_id, state_id(runner.environment, realm_id), log)
 
 
 def has_dbt_project(project: Path) -> bool:
@@ -126,37 +130,27 @@ def has_dbt_project(project: Path) -> bool:
     return (project / DBT_PROJECT).exists()
 
 
-def run_dbt(
-    realm_id: str,
-    *,
-    project: Path,
-    environment: str,
-    meltano: str,
-    env: dict[str, str],
-    run_label: str,
-    timeout: float,
-    dbt_command: str,
-) -> Transform:
+def run_dbt(realm_id: str, runner: Runner, run_label: str, dbt_command: str) -> Transform:
     """Build the dbt models after one company's load (skipped without transform/).
 
     The models build every company's rows (they are keyed by realm_id, not filtered on
     it), so two builds must never overlap: the caller runs one at a time (the
     orchestrator's `qbo_dbt` pool). `{vars}` in `dbt_command` becomes `{"realm_id": ...}`.
     """
-    child, log = _run_env(project, realm_id, env, run_label)
-    if not has_dbt_project(project):
+    child, log = _run_env(runner.project, realm_id, runner.env, run_label)
+    if not has_dbt_project(runner.project):
         return Transform(realm_id, log, f"skipped: no {DBT_PROJECT}")
     fill = {
         "{vars}": json.dumps({"realm_id": realm_id}),
-        "{meltano}": meltano,
-        "{environment}": environment,
+        "{meltano}": runner.meltano,
+        "{environment}": runner.environment,
     }
     args = []
     for arg in shlex.split(dbt_command):
         for key, value in fill.items():
             arg = arg.replace(key, value)
         args.append(arg)
-    _step(args, project, child, log, timeout, f"company {realm_id}: dbt")
+    _step(args, runner.project, child, log, runner.timeout, f"company {realm_id}: dbt")
     return Transform(realm_id, log, "ran")
 
 

@@ -284,6 +284,21 @@ def _accounts_of(ledger: Ledger, types: tuple[str, ...], ids: set[str]) -> list[
     return sorted((a for a in found if a.type in types), key=lambda a: (a.name.lower(), a.id))
 
 
+def _period_columns(
+    periods: list[tuple[str, str, str]], *, with_total: bool
+) -> list[dict[str, Any]]:
+    """The account column, then a Money column per period (with its dates) and the total; a
+    report of one period has the total column alone."""
+    if not with_total:
+        return [
+            _column("", "Account", "account"),
+            *(_column("Total", "Money", "total") for _ in periods),
+        ]
+    columns = [_column("", "Account", "account")]
+    columns += [_column(t, "Money", t, StartDate=s, EndDate=e) for t, s, e in periods]
+    return [*columns, _column("Total", "Money", "total")]
+
+
 def profit_and_loss(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, Any]:
     periods = column_periods(p.start, p.end, p.summarize)
     nets = [ledger.net(p.basis, s, e) for _, s, e in periods]
@@ -291,14 +306,7 @@ def profit_and_loss(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str,
     if with_total:
         nets.append(ledger.net(p.basis, p.start, p.end))
     width = 1 + len(nets)
-    columns = [_column("", "Account", "account")]
-    for title, s, e in periods:
-        if with_total:
-            columns.append(_column(title, "Money", title, StartDate=s, EndDate=e))
-        else:
-            columns.append(_column("Total", "Money", "total"))
-    if with_total:
-        columns.append(_column("Total", "Money", "total"))
+    columns = _period_columns(periods, with_total=with_total)
     used = {a for net in nets for a, v in net.items() if v}
     totals: dict[str, list[int]] = {}
     sections: dict[str, dict[str, Any]] = {}
@@ -568,14 +576,7 @@ def cash_flow(ledger: Ledger, p: Params, hdr: dict[str, Any]) -> dict[str, Any]:
         line("Cash at beginning of period", begin, "BeginningCash"),
         line("CASH AT END OF PERIOD", ending, "EndingCash"),
     ]
-    columns = [_column("", "Account", "account")]
-    for title, s, e in periods:
-        if with_total:
-            columns.append(_column(title, "Money", title, StartDate=s, EndDate=e))
-        else:
-            columns.append(_column("Total", "Money", "total"))
-    if with_total:
-        columns.append(_column("Total", "Money", "total"))
+    columns = _period_columns(periods, with_total=with_total)
     return {"Header": hdr, "Columns": {"Column": columns}, "Rows": {"Row": rows}}
 
 

@@ -934,9 +934,7 @@ def run(args: argparse.Namespace) -> int:
     except DsnError as exc:
         raise ReconcileError(str(exc)) from None
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"dsn: cannot connect to Postgres: {first}"
-        raise ReconcileError(msg) from None
+        raise _cannot_connect(exc) from None
     except TapQuickBooksError as exc:
         print(f"qbo-warehouse: QuickBooks: {exc}", file=sys.stderr)
         return 1
@@ -949,6 +947,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "reports", False):
         return max(code, report_totals.run(config, settings, dsn, schema))
     return code
+
+
+def _cannot_connect(exc: psycopg.OperationalError) -> ReconcileError:
+    """The one-line error of a Postgres that does not answer (its first line, no DSN)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ReconcileError(f"dsn: cannot connect to Postgres: {first}")
 
 
 def _statements(
@@ -983,9 +987,7 @@ def _run_statements(
     except DsnError as exc:
         raise ReconcileError(str(exc)) from None
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        msg = f"dsn: cannot connect to Postgres: {first}"
-        raise ReconcileError(msg) from None
+        raise _cannot_connect(exc) from None
     assert result is not None  # forced on: _statements raised otherwise
     if args.format == "json":
         print(json.dumps({"ok": result.ok, "statements": result.as_dict()}, indent=2))
