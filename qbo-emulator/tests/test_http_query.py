@@ -92,7 +92,7 @@ def test_query_faults_match_real_shapes(api: Api) -> None:
 
 
 def test_expired_or_unknown_bearer_gets_gateway_401(api: Api, emu: EmulatorServer) -> None:
-    real = fixture_json("error__minimul-qbo_api__401_token_expired.json")
+    real = fixture_json("error__minimul-qbo_api__401_expired_authentication.json")
     resp = requests.get(
         api.url("query"),
         params={"query": "select * from Invoice"},
