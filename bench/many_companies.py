@@ -24,10 +24,7 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -164,45 +161,22 @@ def end_to_end(
         tap_cfg = config(emu, realms, workdir, stream_maps=bench.STREAM_MAPS)
         target_cfg = workdir / "target-config.json"
         target_cfg.write_text(json.dumps({"sqlalchemy_url": url, **bench.TARGET_SETTINGS}))
-        started = time.monotonic()
-        with (
-            (workdir / "tap.stderr").open("wb") as tap_err,
-            (workdir / "target.stderr").open("wb") as target_err,
-            (workdir / "target.stdout").open("wb") as target_out,
-        ):
-            tap = subprocess.Popen(
-                [tools.tap, "--config", str(tap_cfg)],
-                stdout=subprocess.PIPE,
-                stderr=tap_err,
-                stdin=subprocess.DEVNULL,
-                process_group=0,
-            )
-            target = subprocess.Popen(
-                [target_exe, "--config", str(target_cfg)],
-                stdin=tap.stdout,
-                stdout=target_out,
-                stderr=target_err,
-                process_group=tap.pid,
-            )
-            assert tap.stdout is not None
-            tap.stdout.close()
-            timer = threading.Timer(timeout, lambda: os.killpg(tap.pid, 9))
-            timer.start()
-            try:
-                with bench.peerlib.PeakRss(tap.pid) as rss:
-                    _, tap_status, tap_usage = os.wait4(tap.pid, 0)
-                    _, target_status, target_usage = os.wait4(target.pid, 0)
-            finally:
-                timer.cancel()
-        measure.seconds = time.monotonic() - started
+        piped = bench.pipe_tap_into_target(
+            [tools.tap, "--config", str(tap_cfg)],
+            [target_exe, "--config", str(target_cfg)],
+            workdir,
+            timeout,
+            lambda pgid: os.killpg(pgid, 9),
+        )
+        measure.seconds = piped.seconds
         requests, throttled = api_requests(emu.stats(), realms)
         requests_before, throttled_before = api_requests(before, realms)
         measure.requests = requests - requests_before
         measure.throttled = throttled - throttled_before
-        measure.cpu_s = tap_usage.ru_utime + tap_usage.ru_stime
-        measure.maxrss_mb = (rss.peak(tap.pid) or tap_usage.ru_maxrss) / 1024
-        measure.target_maxrss_mb = (rss.peak(target.pid) or target_usage.ru_maxrss) / 1024
-        codes = (os.waitstatus_to_exitcode(tap_status), os.waitstatus_to_exitcode(target_status))
+        measure.cpu_s = piped.tap_cpu_s
+        measure.maxrss_mb = piped.tap_maxrss_mb
+        measure.target_maxrss_mb = piped.target_maxrss_mb
+        codes = piped.codes
         measure.ok = codes == (0, 0)
         truth = emu.truth()
         wrong = []

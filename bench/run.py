@@ -646,43 +646,19 @@ def run_pipeline(
         target_cfg = workdir / "target-config.json"
         target_cfg.write_text(json.dumps({"sqlalchemy_url": url, **TARGET_SETTINGS}))
         before = emu.stats()
-        with (
-            (workdir / "tap.stderr").open("wb") as tap_err,
-            (workdir / "target.stderr").open("wb") as target_err,
-            (workdir / "target.stdout").open("wb") as target_out,
-        ):
-            started = time.monotonic()
-            tap = subprocess.Popen(
-                [tools.tap, "--config", str(tap_cfg)],
-                stdout=subprocess.PIPE,
-                stderr=tap_err,
-                stdin=subprocess.DEVNULL,
-                process_group=0,
-            )
-            target = subprocess.Popen(
-                [target_exe, "--config", str(target_cfg)],
-                stdin=tap.stdout,
-                stdout=target_out,
-                stderr=target_err,
-                process_group=tap.pid,
-            )
-            assert tap.stdout is not None
-            tap.stdout.close()
-            timer = threading.Timer(timeout, lambda: _kill_group(tap.pid, run))
-            timer.start()
-            try:
-                with peerlib.PeakRss(tap.pid) as rss:
-                    _, tap_status, tap_usage = os.wait4(tap.pid, 0)
-                    _, target_status, target_usage = os.wait4(target.pid, 0)
-            finally:
-                timer.cancel()
-            run.seconds = time.monotonic() - started
+        piped = pipe_tap_into_target(
+            [tools.tap, "--config", str(tap_cfg)],
+            [target_exe, "--config", str(target_cfg)],
+            workdir,
+            timeout,
+            lambda pgid: _kill_group(pgid, run),
+        )
+        run.seconds = piped.seconds
         counted = request_delta(before, emu.stats(), emu.realm_id)
         run.requests, run.throttled = counted.requests, counted.throttled
-        run.maxrss_mb = (rss.peak(tap.pid) or tap_usage.ru_maxrss) / 1024
-        run.cpu_s = tap_usage.ru_utime + tap_usage.ru_stime
-        run.target_maxrss_mb = (rss.peak(target.pid) or target_usage.ru_maxrss) / 1024
-        codes = (os.waitstatus_to_exitcode(tap_status), os.waitstatus_to_exitcode(target_status))
+        run.maxrss_mb, run.cpu_s = piped.tap_maxrss_mb, piped.tap_cpu_s
+        run.target_maxrss_mb = piped.target_maxrss_mb
+        codes = piped.codes
         run.ok = codes == (0, 0) and not run.timed_out
         truth = emu.realm_truth()
         run.rows = sum(len(truth[entity]) for entity in TABLES) if run.ok else 0
@@ -693,6 +669,66 @@ def run_pipeline(
             )
     log(describe(run) + f", target RSS {run.target_maxrss_mb:.0f} MB")
     return run
+
+
+@dataclass(frozen=True)
+class Piped:
+    """One `tap | target` run: wall seconds, exit codes, the tap's CPU, each one's peak RSS."""
+
+    seconds: float
+    codes: tuple[int, int]  # (tap, target)
+    tap_cpu_s: float
+    tap_maxrss_mb: float
+    target_maxrss_mb: float
+
+
+def pipe_tap_into_target(
+    tap_cmd: list[str],
+    target_cmd: list[str],
+    workdir: Path,
+    timeout: float,
+    on_timeout: Callable[[int], None],
+) -> Piped:
+    """Run `tap_cmd | target_cmd` in one process group (stderr and the target's stdout to
+    files in `workdir`); `on_timeout(group id)` after `timeout` seconds."""
+    with (
+        (workdir / "tap.stderr").open("wb") as tap_err,
+        (workdir / "target.stderr").open("wb") as target_err,
+        (workdir / "target.stdout").open("wb") as target_out,
+    ):
+        started = time.monotonic()
+        tap = subprocess.Popen(
+            tap_cmd,
+            stdout=subprocess.PIPE,
+            stderr=tap_err,
+            stdin=subprocess.DEVNULL,
+            process_group=0,
+        )
+        target = subprocess.Popen(
+            target_cmd,
+            stdin=tap.stdout,
+            stdout=target_out,
+            stderr=target_err,
+            process_group=tap.pid,
+        )
+        assert tap.stdout is not None
+        tap.stdout.close()
+        timer = threading.Timer(timeout, lambda: on_timeout(tap.pid))
+        timer.start()
+        try:
+            with peerlib.PeakRss(tap.pid) as rss:
+                _, tap_status, tap_usage = os.wait4(tap.pid, 0)
+                _, target_status, target_usage = os.wait4(target.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.monotonic() - started
+    return Piped(
+        seconds=seconds,
+        codes=(os.waitstatus_to_exitcode(tap_status), os.waitstatus_to_exitcode(target_status)),
+        tap_cpu_s=tap_usage.ru_utime + tap_usage.ru_stime,
+        tap_maxrss_mb=(rss.peak(tap.pid) or tap_usage.ru_maxrss) / 1024,
+        target_maxrss_mb=(rss.peak(target.pid) or target_usage.ru_maxrss) / 1024,
+    )
 
 
 def _kill_group(pgid: int, run: Run) -> None:
