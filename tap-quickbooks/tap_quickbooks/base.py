@@ -44,6 +44,13 @@ class RealmStream(RealmCountedStream):
     def partitions(self) -> list[dict[str, t.Any]] | None:
         return [{"realm_id": realm} for realm in self.settings.realm_ids]
 
+    def drop_realm(self, context: dict[str, t.Any]) -> None:
+        """Let go of what was read ahead for the company of `context` (it will not be read).
+
+        Companies read at once (`realms.py`): called, instead of reading, for a company whose
+        authorization failed in an earlier stream.
+        """
+
     @override
     def mapped_records(self, record: dict[str, t.Any]) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
         """`(stream alias, record)` for each stream map that keeps the record.

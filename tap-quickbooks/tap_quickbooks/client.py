@@ -274,6 +274,7 @@ class QuickBooksStream(RealmStream):
             committed=committed,
             in_flight=conn.in_flight,
             counted=counted,
+            budget=realms.budget(self),
         )
 
     def _windows_of(
@@ -339,6 +340,18 @@ class QuickBooksStream(RealmStream):
         return run
 
     @override
+    def drop_realm(self, context: Context) -> None:
+        """What was read ahead for a company that will not be read (its token failed)."""
+        realm = context["realm_id"]
+        route = self.connections.plan(realm).routes.get(self.name)
+        if route is not None:
+            route.take_rows()
+            route.tombstones = []
+        found = self.connections.get(realm).prefetched.pop(self.name, None)
+        if found is not None:
+            found[0].close()
+
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
         if realms.active(self):
@@ -388,10 +401,7 @@ class QuickBooksStream(RealmStream):
                     "query", {"query": query.select_all(self.entity)}
                 ),
             )
-            route.rows = envelope.envelopes(
-                envelope.object_rows(answer.get(self.entity) or []), source
-            )
-            route.mode = "rows"
+            route.hold(answer.get(self.entity) or [], source)
         if route.mode == "rows":
             self.logger.info(
                 "Extracting %s for realm %s from %s to %s: read by the plan (%d rows, %d "
@@ -400,12 +410,18 @@ class QuickBooksStream(RealmStream):
                 realm,
                 route.start.isoformat(),
                 route.end.isoformat(),
-                len(route.rows),
+                route.held_rows,
                 len(route.tombstones),
             )
-            totals.rows = len(route.rows)
-            rows, route.rows = route.rows, []
-            yield from rows
+            # (companies read at once: the rows count against the read-ahead budget from now
+            # until they are written)
+            credits = realms.take(self, route.held_rows)
+            try:
+                rows = route.take_rows()
+                totals.rows = len(rows)
+                yield from rows
+            finally:
+                realms.passed(self, credits)
             # Every change up to the plan's answer is emitted: the newest row is the bookmark
             # (CDC does not promise an order).
             stamps = [r["last_updated_time"] for r in rows if r["last_updated_time"]]

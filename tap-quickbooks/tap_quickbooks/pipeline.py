@@ -29,6 +29,11 @@ never waits for a count when it does not have to:
 Rows are emitted strictly in page order, window after window, and a bookmark is only
 reported (:class:`Verified`) once every row up to it has been emitted and verified.
 The pipeline does no HTTP itself: `count` and `fetch` run on the given executor.
+
+With a `budget` (:class:`Budget`, shared by the pipelines of several companies), a page is
+only sent once the rows it is expected to hold are taken from it, and they are handed on
+with the rows (`passed`) or given back when the page is dropped. A pipeline that is not
+iterated yet (a successor) reads ahead: it never waits for the budget.
 """
 
 from __future__ import annotations
@@ -81,6 +86,18 @@ class Restarted:
 Event = list[R] | Verified | WindowDone | Restarted
 
 
+class Budget(t.Protocol):
+    """Rows that may be held at once, shared with other pipelines (`realms.ReadAhead`)."""
+
+    def try_take(self, rows: int, *, ahead: bool) -> bool: ...
+
+    def wait(self, rows: int) -> None: ...
+
+    def passed(self, rows: int) -> None: ...
+
+    def release(self, rows: int) -> None: ...
+
+
 class _Window:
     """One attempt at one window: its first count and its planned pages."""
 
@@ -121,6 +138,7 @@ class _Slot:
     win: _Window
     chunk: _Chunk | None
     future: Future[t.Any]
+    credits: int = 0  # rows of the budget taken for the page
 
 
 class WindowPipeline(t.Generic[R]):
@@ -147,13 +165,15 @@ class WindowPipeline(t.Generic[R]):
         in_flight: set[Future[t.Any]] | None = None,
         count_ahead: int = 4,
         counted: Mapping[windows.Window, int] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         """Prepare the run of `plan` (nothing is requested before iteration or `prefill`).
 
         `in_flight`: the requests in flight of every pipeline sharing `executor` (so that
         together they stay within `max_in_flight`); by default this pipeline's own.
         `counted`: first counts already known (e.g. from planning): those windows' pages
-        are planned at once, without a request or a wait for a count.
+        are planned at once, without a request or a wait for a count. `budget`: the rows
+        this pipeline may hold, shared with others (see the module's doc).
         """
         if max_in_flight < 1 or chunk_pages < 1 or count_ahead < 1:
             msg = "max_in_flight, chunk_pages and count_ahead must be >= 1"
@@ -196,6 +216,9 @@ class WindowPipeline(t.Generic[R]):
         # Windows after the one being planned whose first count has been sent, in order.
         self._prefetched: deque[_Window] = deque()
         self._restarts = 0
+        self._budget = budget
+        self._iterated = False  # before iteration its pages are read ahead
+        self._short = 0  # rows the next page waits for (the budget was short)
 
     def _reset_head(self) -> None:
         """Churn bookkeeping of the first unfinished window."""
@@ -368,15 +391,34 @@ class WindowPipeline(t.Generic[R]):
             return True
         if left:
             chunk, page = win.pages[win.submitted]
+            credits = self._take(win, page)
+            if credits is None:
+                return False
             win.submitted += 1
             future = self._submit(self._fetch, win.window, page)
             chunk.sent += 1
             chunk.pending.add(future)
-            self._slots.append(_Slot(win, chunk, future))
+            self._slots.append(_Slot(win, chunk, future, credits))
             return True
         self._planning = None
         self._planned += 1
         return True
+
+    def _take(self, win: _Window, page: pagination.Page) -> int | None:
+        """The rows `page` should hold, taken from the budget (0 without; None: not now)."""
+        if self._budget is None:
+            return 0
+        rows = max(1, min(page.max_results, (win.expected or 0) - page.start_position + 1))
+        if not self._budget.try_take(rows, ahead=not self._iterated):
+            self._short = rows
+            return None
+        self._short = 0
+        return rows
+
+    def _give_back(self, slots: t.Iterable[_Slot]) -> None:
+        if self._budget is not None:
+            for slot in slots:
+                self._budget.release(slot.credits)
 
     def _open_ahead(self, left: int) -> bool:
         """Send the first count of one more window ahead; False when it is not the time.
@@ -413,6 +455,7 @@ class WindowPipeline(t.Generic[R]):
                 with contextlib.suppress(Exception):  # nobody wants the answer any more
                     future.result()
         self._running.clear()
+        self._give_back(self._slots)
         self._slots.clear()
         self._verifies.clear()
         self._planned = 0
@@ -429,6 +472,7 @@ class WindowPipeline(t.Generic[R]):
             self._abandon()
 
     def _run(self) -> Iterator[Event[R]]:
+        self._iterated = True
         while self._todo:
             self._fill()
             if self._verifies and self._ready(self._verifies[0]):
@@ -439,16 +483,26 @@ class WindowPipeline(t.Generic[R]):
                 try:
                     result = slot.future.result()
                 except Exception:
+                    self._give_back([slot])
                     restarted = yield from self._drain()
                     if restarted:
                         continue
                     raise
                 if slot.chunk is not None:
                     slot.chunk.pending.discard(slot.future)
-                    yield from self._emit(slot.chunk, result)
+                    try:
+                        yield from self._emit(slot.chunk, result)
+                    finally:
+                        if self._budget is not None:  # the rows go on, and their share
+                            self._budget.passed(slot.credits)
                 continue
             others = self.successor._running if self.successor is not None else set()
             waiting = {f for f in self._running | self._in_flight | others if not f.done()}
+            if not waiting and self._short and self._budget is not None:
+                # Nothing of ours is held or in flight: the budget is held by rows read and
+                # not written yet (other companies', or read ahead), which it waits for.
+                self._budget.wait(self._short)
+                continue
             if not waiting:  # pragma: no cover - the plan always leaves something to do
                 msg = "pipeline stalled with nothing in flight"
                 raise RuntimeError(msg)
@@ -481,6 +535,7 @@ class WindowPipeline(t.Generic[R]):
         for slot in self._slots:
             if slot.win is win:
                 slot.future.cancel()
+        self._give_back(s for s in self._slots if s.win is win)
         self._slots = deque(s for s in self._slots if s.win is not win)
         index = self._verifies.index(chunk)
         self._verifies = deque(

@@ -103,7 +103,7 @@ class StreamFacts(t.Protocol):
 class Route:
     """How one stream of one realm is read this run, and what was read for it already."""
 
-    # "rows": `rows` is all there is; "windows": query windows from `start`; "single": one
+    # "rows": `held` is all there is; "windows": query windows from `start`; "single": one
     # `SELECT *` (a singleton whose planning batch failed); "batch": a planning `/batch`
     # request is reading its rows (`pending`), "rows" (or "windows") once settled
     mode: str
@@ -111,7 +111,7 @@ class Route:
     end: dt.datetime
     entity: str = ""
     include_inactive: bool = False
-    rows: list[dict[str, t.Any]] = dataclasses.field(default_factory=list)
+    held: envelope.Held | None = None  # the rows read by the plan ("rows")
     count: int | None = None  # COUNT(*) of [start, end), when counted
     # The windows to read and their counts, when the plan counted them (a backfill).
     windows: list[tuple[windows.Window, int]] | None = None
@@ -120,6 +120,21 @@ class Route:
     deletes_checked_at: dt.datetime | None = None  # after success, deletes known to here
     warnings: list[str] = dataclasses.field(default_factory=list)
     pending: Future[None] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def hold(self, objects: t.Sequence[t.Any], source: envelope.Source) -> None:
+        """Keep the rows of an answer for the stream's turn ("rows")."""
+        self.held = envelope.Held(objects, source)
+        self.mode = "rows"
+
+    @property
+    def held_rows(self) -> int:
+        """How many rows are kept."""
+        return self.held.count if self.held is not None else 0
+
+    def take_rows(self) -> list[dict[str, t.Any]]:
+        """The records of the rows kept (once: they are let go)."""
+        held, self.held = self.held, None
+        return held.records() if held is not None else []
 
 
 def _parse(value: t.Any) -> dt.datetime | None:
@@ -348,8 +363,7 @@ class RealmPlan:
                     page_number=1,
                     page_size=page,
                 )
-                route.rows = envelope.envelopes(envelope.object_rows(objects), source)
-                route.mode = "rows"
+                route.hold(objects, source)
                 route.checked_through = route.end - CHECK_MARGIN
 
         for group in groups:
@@ -461,7 +475,6 @@ class RealmPlan:
             objects = answer.get(stream.entity) or []
             if what == "page" and len(objects) >= self.settings.page_size:
                 continue  # more than a page changed: read by windows
-            route.mode = "rows"
             source = envelope.Source(
                 realm_id=self.conn.realm_id,
                 window_start=route.start.isoformat() if what == "page" else None,
@@ -472,7 +485,7 @@ class RealmPlan:
                 page_number=1,
                 page_size=self.settings.page_size,
             )
-            route.rows = envelope.envelopes(envelope.object_rows(objects), source)
+            route.hold(objects, source)
             if what == "page":
                 route.checked_through = route.end - CHECK_MARGIN
 
@@ -556,14 +569,13 @@ class RealmPlan:
                     )
             if entity not in read_rows or capped or stale:
                 continue  # rows: by windows
-            route.mode = "rows"
             source = envelope.Source(
                 realm_id=self.conn.realm_id,
                 window_start=window_start,
                 window_end=window_end,
                 request_payload=answer.request_payload,
             )
-            route.rows = envelope.envelopes(envelope.object_rows(live), source)
+            route.hold(live, source)
             route.checked_through = checked
 
     def _warn_old_deletes(

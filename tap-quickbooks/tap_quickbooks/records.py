@@ -112,6 +112,11 @@ class RowHead(msgspec.Struct, frozen=True):
 _ROW_HEAD = msgspec.json.Decoder(RowHead)
 
 
+def spliced(raw: bytes) -> Spliced:
+    """A row kept as its exact bytes (one JSON object on one line), with its head fields."""
+    return Spliced(_ROW_HEAD.decode(raw), raw)
+
+
 @functools.cache
 def _rows_decoder(entity: str) -> msgspec.json.Decoder[t.Any]:
     """Decoder of a `QueryResponse` object of `entity`: each row left as its raw JSON bytes."""

@@ -253,8 +253,10 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "max_buffered_pages",
         "integer",
-        "Pages read and waiting to be written, across all companies read at once.",
-        default=10,
+        "Rows read and not yet written (in pages), across all companies read at once: "
+        "pages in flight, buffered, read ahead for the next streams; half of it may be read "
+        "ahead.",
+        default=20,
         minimum=1,
         maximum=1000,
     ),
@@ -301,7 +303,7 @@ class Settings:
     entity_overrides: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
     parallel_realms: bool = True
     max_total_requests: int = 40
-    max_buffered_pages: int = 10
+    max_buffered_pages: int = 20
     report_period: str = "month"
     report_accounting_method: str = "accrual"
     report_restate_months: int = 3

@@ -13,6 +13,7 @@ import pytest
 
 from tap_quickbooks.errors import WindowFailedError
 from tap_quickbooks.pipeline import Restarted, Verified, WindowDone, WindowPipeline
+from tap_quickbooks.realms import ReadAhead
 from tap_quickbooks.windows import Window, plan_windows
 
 if t.TYPE_CHECKING:
@@ -529,3 +530,122 @@ def test_the_successor_uses_the_chain_budget_while_the_last_verification_is_out(
     events = run_chained(first, plan, second, plan, max_in_flight=2)
     assert seen == [True]  # 6 pages > 2 slots (the old cap: max_in_flight)
     assert check_state_never_ahead(events) == first.rows + second.rows
+
+
+# -- a budget shared with other pipelines (companies read at once) ---------------------------
+
+
+class WatchedBudget(ReadAhead):
+    """The run's budget; `waiting` is set when a pipeline waits for it."""
+
+    def __init__(self, limit: int, reserve: int) -> None:
+        super().__init__(limit, reserve)
+        self.waiting = threading.Event()
+
+    def wait(self, rows: int) -> None:
+        self.waiting.set()
+        super().wait(rows)
+
+
+def test_a_pipeline_not_iterated_yet_reads_ahead_only_the_budget_less_the_reserve():
+    entity = FakeEntity(range(20))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    budget = WatchedBudget(limit=6, reserve=4)  # 2 rows (one page) may be read ahead
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ahead = pipeline_of(entity, plan, pool, counted={plan[0]: 20}, budget=budget)
+        ahead.prefill(0)  # 4 slots free, one page fits: the others wait, nothing blocks
+        pool.submit(lambda: None).result()
+        assert [call for call in entity.calls if call[0] == "page"] == [("page", plan[0], 1)]
+        assert budget.held == 2
+        ahead.close()
+    assert budget.held == 0  # a pipeline that will not be iterated gives its pages back
+    assert not budget.waiting.is_set()
+
+
+def test_rows_held_never_exceed_the_budget_shared_by_two_pipelines():
+    # Rows fetched and not consumed yet, of both pipelines together, stay within the
+    # budget whatever the timing; every row arrives once, and everything is given back.
+    budget = WatchedBudget(limit=6, reserve=2)
+    entities = [FakeEntity(range(40)), FakeEntity(range(30))]
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    lock = threading.Lock()
+    outstanding = [0]
+    peak = [0]
+    got: list[list[str]] = [[], []]
+
+    def fetching(entity: FakeEntity) -> t.Callable[[Window, Page], list[str]]:
+        def fetch(window: Window, page: Page) -> list[str]:
+            rows = entity.fetch(window, page)
+            with lock:
+                outstanding[0] += len(rows)
+                peak[0] = max(peak[0], outstanding[0])
+            return rows
+
+        return fetch
+
+    def consume(index: int, pool: ThreadPoolExecutor) -> None:
+        entity = entities[index]
+        run = pipeline_of(
+            entity, plan, pool, fetch=fetching(entity), max_in_flight=4, budget=budget
+        )
+        for event in run:
+            if isinstance(event, list):
+                with lock:
+                    outstanding[0] -= len(event)
+                got[index].extend(event)
+
+    with ThreadPoolExecutor(max_workers=4) as one, ThreadPoolExecutor(max_workers=4) as two:
+        threads = [
+            threading.Thread(target=consume, args=(i, pool)) for i, pool in enumerate((one, two))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert got == [entities[0].rows, entities[1].rows]
+    assert 0 < peak[0] <= budget.limit
+    assert budget.peak <= budget.limit
+    assert budget.held == 0
+
+
+def test_a_pipeline_waits_while_others_hold_the_budget_then_reads_on():
+    entity = FakeEntity(range(8))
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    budget = WatchedBudget(limit=4, reserve=2)
+    assert budget.try_take(4, ahead=False)  # another company's rows, not written yet
+    events: list[t.Any] = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        run = pipeline_of(entity, plan, pool, counted={plan[0]: 8}, budget=budget)
+        reader = threading.Thread(target=lambda: events.extend(run))
+        reader.start()
+        assert budget.waiting.wait(WAIT)
+        assert entity.calls == []  # no page went out without its rows in the budget
+        budget.release(4)  # those rows are written
+        reader.join(WAIT)
+    assert check_state_never_ahead(events) == entity.rows
+    assert budget.held == 0
+
+
+def test_pages_dropped_by_a_failure_or_a_restart_are_given_back():
+    plan = [Window(DAY, DAY + dt.timedelta(days=1))]
+    failing = FakeEntity(range(20))
+
+    def on_fetch(window: Window, page: Page) -> None:
+        if page.number == 4:
+            msg = "boom"
+            raise RuntimeError(msg)
+
+    failing.on_fetch = on_fetch
+    budget = ReadAhead(limit=8, reserve=2)
+    with ThreadPoolExecutor(max_workers=4) as pool, pytest.raises(RuntimeError, match="boom"):
+        list(pipeline_of(failing, plan, pool, counted={plan[0]: 20}, budget=budget))
+    assert budget.held == 0
+
+    moved = FakeEntity(range(10))
+    moved.delete(stamp(7))  # counted 10 by the plan, 9 when verified: read again
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        events = list(pipeline_of(moved, plan, pool, counted={plan[0]: 10}, budget=budget))
+    assert [type(e) for e in events].count(Restarted) == 1
+    assert set(check_state_never_ahead(events)) == set(moved.rows)
+    assert budget.held == 0

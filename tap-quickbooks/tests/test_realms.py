@@ -7,8 +7,10 @@ import contextlib
 import itertools
 import json
 import logging
+import queue
 import subprocess
 import sys
+import threading
 import typing as t
 
 import pytest
@@ -16,9 +18,11 @@ import requests
 from qbo_emulator.testing import EmulatorServer
 from singer_sdk.metrics import METRICS_LOGGER_NAME, Point
 
+from tap_quickbooks import realms as reading
 from tap_quickbooks.realm_metrics import RealmRecordCounter
-from tap_quickbooks.realms import RealmsFailedError, per_realm_requests
+from tap_quickbooks.realms import ReadAhead, RealmsFailedError, per_realm_requests
 from tap_quickbooks.settings import load_settings
+from tap_quickbooks.streams import STREAM_TYPES
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, run_tap, tap_config, truth_keys
 
 if t.TYPE_CHECKING:
@@ -250,3 +254,125 @@ def test_counts_logged_along_the_way_name_each_company() -> None:
     counts = [(p["tags"]["context"]["realm_id"], p["value"]) for p in points]
     # Each point as it came (interval 0), then company 3, which had none, once at the end.
     assert counts == [("1", 1), ("2", 4), ("3", 0)]
+
+
+# -- one budget for the rows of every company --------------------------------------------------
+
+
+def test_reading_ahead_leaves_the_reserve_and_the_current_stream_waits_for_rows_written() -> None:
+    budget = ReadAhead(limit=30, reserve=10)
+    assert budget.try_take(20, ahead=True)
+    assert not budget.try_take(1, ahead=True)  # the reserve is the current stream's
+    assert budget.try_take(10, ahead=False)
+    taken: list[int] = []
+    waiter = threading.Thread(target=lambda: taken.append(budget.take(5)))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # no room: it waits for rows to be written
+    budget.passed(5)  # outside a reader, rows passed on are written: given back at once
+    waiter.join(10)
+    assert taken == [5]
+    assert budget.held == 30
+    assert budget.peak == 30
+
+
+def test_a_stopped_reader_stops_waiting_for_the_budget() -> None:
+    budget = ReadAhead(limit=10, reserve=5)
+    assert budget.try_take(10, ahead=False)
+    out: queue.Queue = queue.Queue()
+    reader = reading._Reader("1", iter(()), out, 10, budget)
+    outcome: list[str] = []
+
+    def wait_in_reader() -> None:
+        reading._ON_READER.reader = reader
+        try:
+            budget.take(5)
+            outcome.append("took")
+        except reading._Stopped:
+            outcome.append("stopped")
+
+    thread = threading.Thread(target=wait_in_reader)
+    thread.start()
+    reader.stop.set()
+    thread.join(10)
+    assert outcome == ["stopped"]
+    assert budget.held == 10
+
+
+@contextlib.contextmanager
+def run_budgets(monkeypatch) -> Iterator[list[ReadAhead]]:
+    """The read-ahead budget of each parallel run started inside the block."""
+    made: list[ReadAhead] = []
+    original = reading.read_ahead_budget
+
+    def record(settings):
+        made.append(original(settings))
+        return made[-1]
+
+    monkeypatch.setattr(reading, "read_ahead_budget", record)
+    yield made
+
+
+SMALL_AND_LARGE = ["accounts", "classes", "terms", "payment_methods", *ENTITY_OF]
+STREAM_ENTITY = {stream.name: stream.entity for stream in STREAM_TYPES}
+
+
+def test_a_budget_of_two_pages_reads_everything_with_the_same_requests(tmp_path, monkeypatch):
+    # Every company's rows in flight, buffered and read ahead share 2 pages (20 rows): the run
+    # is complete, never held more, gave everything back, and cost no request more than a
+    # run whose budget never binds.
+    requests_of: dict[int, int] = {}
+    outputs = {}
+    with run_budgets(monkeypatch) as budgets:
+        for pages in (1000, 2):
+            with emulator() as emu:
+                # (without window_days the plan reads the small streams in /batch, and they
+                # wait for their turn compressed)
+                config = tap_config(
+                    emu, tmp_path / str(pages), page_size=10, window_days=None, end_date=None
+                )
+                config["max_buffered_pages"] = pages
+                result = run_tap(config, streams=SMALL_AND_LARGE)
+                requests_of[pages] = sum(s["requests"] for s in emu.stats()["realms"].values())
+                truth = emu.truth()
+            outputs[pages] = {s: result_rows(result, s) for s in SMALL_AND_LARGE}
+            for stream in SMALL_AND_LARGE:
+                assert result.keys(stream) == {
+                    (realm, rid)
+                    for realm, data in truth.items()
+                    for rid in data[STREAM_ENTITY[stream]]
+                }
+    small, large = budgets[1], budgets[0]
+    assert (small.limit, large.limit) == (20, 10_000)
+    assert 10 <= small.peak <= 20
+    assert large.peak > 20  # the same run holds more when it may
+    assert small.held == large.held == 0
+    # Every row emitted was counted against the budget (pages and the plan's small streams).
+    emitted = sum(len(rows) for rows in outputs[2].values())
+    assert small.taken == large.taken == emitted
+    assert requests_of[2] == requests_of[1000]
+    assert outputs[2] == outputs[1000]
+
+
+def test_a_company_that_fails_gives_back_what_was_read_for_it(tmp_path, monkeypatch) -> None:
+    with emulator() as emu, run_budgets(monkeypatch) as budgets:
+        config = tap_config(
+            emu, tmp_path, page_size=10, max_buffered_pages=2, window_days=None, end_date=None
+        )
+        broken = emu.realm_ids[2]
+        revoke(emu, broken, config["refresh_token"].split(",")[2])
+        result = run_tap(config, streams=SMALL_AND_LARGE, raise_errors=False)
+        assert isinstance(result.error, RealmsFailedError)
+        for stream in SMALL_AND_LARGE:
+            assert {realm for realm, _ in result.keys(stream)} == set(emu.realm_ids) - {broken}
+    [budget] = budgets
+    assert budget.held == 0
+
+
+def test_the_current_stream_never_waits_for_more_than_the_reserve() -> None:
+    # 900 rows read by the plan (a CDC answer) while others read ahead the rest of a budget of
+    # 30: waiting for all 900, or for the whole budget, would never end.
+    budget = ReadAhead(limit=30, reserve=10)
+    assert budget.try_take(20, ahead=True)
+    assert budget.take(900) == 10
+    assert budget.held == 30

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from qbo_emulator.testing import EmulatorServer
 
-from tap_quickbooks import records
+from tap_quickbooks import envelope, records
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, run_tap, tap_config
 
 ROW = (
@@ -109,3 +109,31 @@ def test_batch_rows_keep_their_exact_bytes_and_counts_are_parsed():
     fault = b'{"BatchItemResponse":[{"Fault":{"Error":[{"code":"4000"}]},"bId":"0"}]}'
     assert records.split_batch(fault, ["Invoice"]) is None  # parsed whole: the fault raises
     assert records.split_batch(body, [None, "Invoice", "Bill"]) is None  # an item missing
+
+
+def test_rows_held_for_their_turn_wait_compressed_and_build_the_same_records():
+    other = b'{"Id":"13","SyncToken":"0","MetaData":{}}'
+    no_id = b'{"SyncToken":"0"}'
+    spliced = [records.spliced(row) for row in (ROW, other, no_id)]
+    source = envelope.Source(
+        realm_id="7", window_start="a", window_end="b", request_payload={"q": 1}, page_number=1
+    )
+    held = envelope.Held(spliced, source)
+    assert held.count == 2  # (a row without an Id is no record)
+    assert len(held._packed) < len(ROW) + len(other)
+    expected = envelope.envelopes(envelope.object_rows(spliced), source)
+    got = held.records()
+
+    def without_time(rows: list[dict]) -> list[dict]:
+        return [
+            {k: v.raw if k == "payload" else v for k, v in r.items() if k != "ingested_at_utc"}
+            for r in rows
+        ]
+
+    assert [r["payload"].raw for r in got] == [ROW, other]  # the exact bytes
+    assert without_time(got) == without_time(expected)
+    # Parsed objects (an unusual answer) wait as records; an empty answer holds none.
+    parsed = envelope.Held([orjson.loads(ROW)], source)
+    assert parsed._packed == b""
+    assert [r["id"] for r in parsed.records()] == ["12"]
+    assert envelope.Held([], source).records() == []
