@@ -5,6 +5,11 @@ tens of thousands of rows a second that is most of the tap's CPU. RECORD lines a
 buffered and every other message (SCHEMA, STATE) flushes, so a STATE line never
 reaches the target before the records it covers. Payloads arrive pre-encoded
 (`records.RawJSON`) and are copied into the line as they are.
+
+STATE messages carry the whole state: a partition per stream and company. The SDK's state
+writer deep-copies it after each message and its message walks it again to encode it, so
+with 20 companies (660 partitions, 66 KB of state) and a STATE at every verified point that
+was most of the tap's CPU; :class:`FastStateWriter` encodes it once per message instead.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import orjson
 from typing_extensions import override
 
 from tap_quickbooks.records import encode_default
-from tap_quickbooks.sdk_internals import RecordMessage, SingerWriter, serialize_json
+from tap_quickbooks.sdk_internals import RecordMessage, SingerWriter, StateWriter, serialize_json
 
 if t.TYPE_CHECKING:
     import datetime as dt
+
+    from singer_sdk.helpers.types import TapState
 
     from tap_quickbooks.sdk_internals import Message
 
@@ -65,13 +72,40 @@ class FastSingerWriter(SingerWriter):
 
     @override
     def write_message(self, message: Message) -> None:
-        line = self.encode(message) + b"\n"
+        self.write_line(self.encode(message), flush=not isinstance(message, RecordMessage))
+
+    @staticmethod
+    def write_line(encoded: bytes, *, flush: bool) -> None:
+        """Write one encoded message and a newline (every message goes through here)."""
+        line = encoded + b"\n"
         binary = getattr(sys.stdout, "buffer", None)
-        if binary is not None:  # every message goes through here, so order is kept
+        if binary is not None:
             binary.write(line)
-            if not isinstance(message, RecordMessage):
+            if flush:
                 binary.flush()
         else:
             sys.stdout.write(line.decode())
-            if not isinstance(message, RecordMessage):
+            if flush:
                 sys.stdout.flush()
+
+
+class FastStateWriter(StateWriter):
+    """STATE messages encoded once each, and only when the state changed (as the SDK's)."""
+
+    def __init__(self, writer: FastSingerWriter) -> None:
+        """Write through `writer`."""
+        super().__init__(writer)
+        self._writer = writer
+        self._last: bytes | None = None
+
+    @override
+    def write_state(self, state: TapState) -> None:
+        try:
+            encoded = orjson.dumps({"type": "STATE", "value": state})
+        except TypeError:  # a value orjson cannot encode: the SDK's way
+            self._last = None
+            super().write_state(state)
+            return
+        if encoded != self._last:
+            self._last = encoded
+            self._writer.write_line(encoded, flush=True)

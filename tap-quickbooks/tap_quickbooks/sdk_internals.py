@@ -15,7 +15,7 @@ import typing as t
 from singer_sdk import Stream, Tap
 from singer_sdk.about import MarkdownFormatter
 from singer_sdk.helpers._classproperty import classproperty
-from singer_sdk.helpers._state import get_state_if_exists
+from singer_sdk.helpers._state import StateWriter, get_state_if_exists
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import Catalog
@@ -51,9 +51,11 @@ TOUCH_POINTS: tuple[tuple[str, str, str], ...] = (
     ("singer_sdk.Tap", "_get_about_info", "the README's settings table"),
     ("singer_sdk.about", "MarkdownFormatter", "the README's settings table"),
     ("singer_sdk.Tap", "_catalog", "set while the SDK maps the selected streams"),
+    ("singer_sdk.helpers._state", "StateWriter", "the base of the STATE writer"),
+    ("singer_sdk.Tap", "_state_writer", "set: STATE encoded once per message"),
 )
 
-__all__ = ["Message", "RecordMessage", "SingerWriter", "serialize_json"]
+__all__ = ["Message", "RecordMessage", "SingerWriter", "StateWriter", "serialize_json"]
 
 
 def about_markdown(tap: type[Tap]) -> str:
@@ -122,6 +124,10 @@ class InternalsStream(Stream):
 
 class InternalsTap(Tap):
     """The tap-side touch points: settings from the environment and their validation."""
+
+    def use_state_writer(self, writer: StateWriter) -> None:
+        """Write STATE messages with `writer` (the SDK's own is used at every tap level)."""
+        self._state_writer = writer
 
     @classproperty
     def _env_var_config(cls) -> dict[str, t.Any]:

@@ -256,7 +256,7 @@ SPECS: tuple[Spec, ...] = (
         "Rows read and not yet written (in pages), across all companies read at once: "
         "pages in flight, buffered, read ahead for the next streams; half of it may be read "
         "ahead.",
-        default=20,
+        default=30,
         minimum=1,
         maximum=1000,
     ),
@@ -303,7 +303,7 @@ class Settings:
     entity_overrides: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
     parallel_realms: bool = True
     max_total_requests: int = 40
-    max_buffered_pages: int = 20
+    max_buffered_pages: int = 30
     report_period: str = "month"
     report_accounting_method: str = "accrual"
     report_restate_months: int = 3

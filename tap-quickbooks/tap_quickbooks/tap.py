@@ -11,7 +11,7 @@ from typing_extensions import override
 from tap_quickbooks import report_streams, streams
 from tap_quickbooks import settings as qbo_settings
 from tap_quickbooks.errors import SettingError
-from tap_quickbooks.output import FastSingerWriter
+from tap_quickbooks.output import FastSingerWriter, FastStateWriter
 from tap_quickbooks.sdk_internals import InternalsTap
 
 if t.TYPE_CHECKING:
@@ -36,6 +36,12 @@ class TapQuickBooks(InternalsTap):
     settings: qbo_settings.Settings
 
     config_jsonschema = qbo_settings.config_jsonschema()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """The SDK's tap, writing STATE with :class:`FastStateWriter`."""
+        super().__init__(*args, **kwargs)
+        if isinstance(self.message_writer, FastSingerWriter):
+            self.use_state_writer(FastStateWriter(self.message_writer))
 
     @classmethod
     @override

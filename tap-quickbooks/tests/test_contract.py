@@ -174,6 +174,8 @@ TOUCHED = [
     ("singer_sdk.Tap", "_get_about_info"),
     ("singer_sdk.about", "MarkdownFormatter"),
     ("singer_sdk.Tap", "_catalog"),
+    ("singer_sdk.helpers._state", "StateWriter"),
+    ("singer_sdk.Tap", "_state_writer"),
 ]
 
 
@@ -192,7 +194,7 @@ def test_the_touch_points_are_listed_in_one_module():
 @pytest.mark.parametrize(("owner", "name"), TOUCHED)
 def test_each_sdk_touch_point_still_exists(owner, name, tmp_path):
     target = _owner(owner)
-    if name in {"_stream_version", "_tap", "state_manager", "_config", "_catalog"}:
+    if name in {"_stream_version", "_tap", "state_manager", "_config", "_catalog", "_state_writer"}:
         # Instance attributes: look at a live stream of a configured tap.
         tap = TapQuickBooks(
             config={

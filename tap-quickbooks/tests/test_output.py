@@ -9,10 +9,11 @@ import json
 import orjson
 import pytest
 from qbo_emulator.testing import EmulatorServer
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
 from tap_quickbooks import records
-from tap_quickbooks.output import FastSingerWriter
+from tap_quickbooks.output import FastSingerWriter, FastStateWriter
 from tests.conftest import run_tap, tap_config
 
 
@@ -94,3 +95,27 @@ def test_flattening_sees_the_payload_as_an_object(small_company):
     rows = result.records["items"]
     assert rows
     assert all(r["payload__Id"] == r["id"] for r in rows)
+
+
+def test_state_is_written_as_the_sdks_writer_would_once_per_change(monkeypatch):
+    states = [
+        {"bookmarks": {"a": {"partitions": [{"context": {"realm_id": "1"}, "v": "x"}]}}},
+        {"bookmarks": {"a": {"partitions": [{"context": {"realm_id": "1"}, "v": "x"}]}}},
+        {"bookmarks": {"a": {"partitions": [{"context": {"realm_id": "1"}, "v": "y"}]}}},
+        {"bookmarks": {"d": decimal.Decimal("1.5")}},  # not orjson's: the SDK's way
+    ]
+    written = []
+    for writer_of in (StateWriter, FastStateWriter):
+        out = io.StringIO()
+        monkeypatch.setattr("sys.stdout", out)
+        writer = writer_of(FastSingerWriter())
+        for state in states:
+            writer.write_state(state)
+        written.append([json.loads(line) for line in out.getvalue().splitlines()])
+    sdk, ours = written
+    assert ours == sdk
+    assert [m["value"]["bookmarks"] for m in ours[:2]] == [
+        states[0]["bookmarks"],
+        states[2]["bookmarks"],
+    ]
+    assert len(ours) == 3
