@@ -1,6 +1,6 @@
 """Scenario 6, many companies: 20 companies of about 6,250 rows each (every entity) in one tap run.
 
-    python bench/many_companies.py            # about 5 minutes on 2 cores
+    python bench/many_companies.py            # about 2 minutes on 2 cores
     python bench/many_companies.py --realms 5 # smaller
 
 Under the realistic latency model of `bench/run.py` (~250 ms a request + 1 ms a row, 500
