@@ -54,9 +54,11 @@ class Source:
     deleted: bool = False  # the rows are tombstones: `_sdc_deleted_at` = their time
 
 
-def envelopes(rows: t.Iterable[Row], source: Source) -> list[dict[str, t.Any]]:
-    """The records of `rows` (the only place a record is built)."""
-    ingested = dt.datetime.now(dt.UTC).isoformat()
+def envelopes(
+    rows: t.Iterable[Row], source: Source, ingested: str | None = None
+) -> list[dict[str, t.Any]]:
+    """The records of `rows` (the only place a record is built), received at `ingested`."""
+    ingested = ingested or dt.datetime.now(dt.UTC).isoformat()
     realm = source.realm_id
     start = source.window_start
     end = source.window_end if source.window_end is not None else ingested
@@ -109,18 +111,19 @@ class Held:
     objects wait as records.
     """
 
-    __slots__ = ("_packed", "_records", "count", "source")
+    __slots__ = ("_packed", "_records", "count", "received", "source")
 
     def __init__(self, objects: t.Sequence[t.Any], source: Source) -> None:
         """Keep `objects` (parsed or spliced) of an answer from `source`."""
         self.source = source
+        self.received = dt.datetime.now(dt.UTC).isoformat()  # the records' ingested_at_utc
         self._records: list[dict[str, t.Any]] | None = None
         self._packed = b""
         if all(isinstance(obj, records.Spliced) for obj in objects):
             self._packed = zlib.compress(b"\n".join(obj.raw for obj in objects), 1)
             self.count = sum(1 for obj in objects if obj.head.Id is not None)
         else:
-            self._records = envelopes(object_rows(objects), source)
+            self._records = envelopes(object_rows(objects), source, self.received)
             self.count = len(self._records)
 
     def records(self) -> list[dict[str, t.Any]]:
@@ -130,7 +133,8 @@ class Held:
         if not self.count:
             return []
         lines = zlib.decompress(self._packed).split(b"\n")
-        return envelopes(object_rows(records.spliced(line) for line in lines), self.source)
+        rows = object_rows(records.spliced(line) for line in lines)
+        return envelopes(rows, self.source, self.received)
 
 
 def object_rows(objects: t.Iterable[t.Any]) -> list[Row]:

@@ -121,17 +121,16 @@ def test_rows_held_for_their_turn_wait_compressed_and_build_the_same_records():
     held = envelope.Held(spliced, source)
     assert held.count == 2  # (a row without an Id is no record)
     assert len(held._packed) < len(ROW) + len(other)
-    expected = envelope.envelopes(envelope.object_rows(spliced), source)
+    expected = envelope.envelopes(envelope.object_rows(spliced), source, held.received)
     got = held.records()
 
-    def without_time(rows: list[dict]) -> list[dict]:
-        return [
-            {k: v.raw if k == "payload" else v for k, v in r.items() if k != "ingested_at_utc"}
-            for r in rows
-        ]
+    def comparable(rows: list[dict]) -> list[dict]:
+        return [{k: v.raw if k == "payload" else v for k, v in r.items()} for r in rows]
 
     assert [r["payload"].raw for r in got] == [ROW, other]  # the exact bytes
-    assert without_time(got) == without_time(expected)
+    # The same records, ingested when the answer came (not when they are taken).
+    assert comparable(got) == comparable(expected)
+    assert got[0]["ingested_at_utc"] == held.received
     # Parsed objects (an unusual answer) wait as records; an empty answer holds none.
     parsed = envelope.Held([orjson.loads(ROW)], source)
     assert parsed._packed == b""
